@@ -1,0 +1,147 @@
+// Package pinpad is the contract for an encrypting PIN pad (EPP) and the
+// function keys beside the screen.
+//
+// A PIN, or any secret code (activation code, delegate code), never
+// leaves the PIN pad in clear: GetPIN returns only an encrypted ISO 9564
+// PIN block, and its echo reports '*' for each digit. GetData is for
+// values that are not secret (amounts, phone numbers, birth dates) and
+// echoes the digits. ReadKey waits for a function key or menu choice.
+package pinpad
+
+import (
+	"context"
+	"errors"
+
+	"github.com/atmd/atmd/hal"
+)
+
+// Key is a key on the PIN pad or a function display key (FDK).
+type Key string
+
+// Keys. Digits are "0".."9"; FDKs are "F1".."F8", numbered top to bottom,
+// left side first.
+const (
+	KeyEnter     Key = "ENTER"
+	KeyCancel    Key = "CANCEL"
+	KeyClear     Key = "CLEAR"
+	KeyBackspace Key = "BACKSPACE"
+	KeyMasked    Key = "*" // echo of a secret digit
+	F1           Key = "F1"
+	F2           Key = "F2"
+	F3           Key = "F3"
+	F4           Key = "F4"
+	F5           Key = "F5"
+	F6           Key = "F6"
+	F7           Key = "F7"
+	F8           Key = "F8"
+)
+
+// IsDigit reports whether k is "0".."9".
+func (k Key) IsDigit() bool { return len(k) == 1 && k[0] >= '0' && k[0] <= '9' }
+
+// IsFDK reports whether k is a function display key F1..F8.
+func (k Key) IsFDK() bool { return len(k) == 2 && k[0] == 'F' && k[1] >= '1' && k[1] <= '8' }
+
+// Valid reports whether k names a key of this contract.
+func (k Key) Valid() bool {
+	switch k {
+	case KeyEnter, KeyCancel, KeyClear, KeyBackspace:
+		return true
+	}
+	return k.IsDigit() || k.IsFDK()
+}
+
+// Format is an ISO 9564 PIN block format.
+type Format int
+
+// PIN block formats.
+const (
+	// ISO0 is ISO 9564 format 0, 8 bytes, encrypted with TDES.
+	ISO0 Format = 0
+	// ISO4 is ISO 9564 format 4, 16 bytes, encrypted with AES.
+	ISO4 Format = 4
+)
+
+// PINRequest asks for secure entry.
+type PINRequest struct {
+	PAN    string // account the block is bound to (clear; never logged)
+	MinLen int    // shortest accepted entry, 4..12
+	MaxLen int    // longest accepted entry, MinLen..12; entry stops there
+	Format Format // ISO0 or ISO4
+	Key    string // name of the loaded PIN key to encrypt under
+}
+
+// PINBlock is an encrypted PIN block as it leaves the PIN pad.
+type PINBlock struct {
+	Format Format
+	Key    string // name of the key it is encrypted under
+	Block  []byte // 8 bytes (ISO0) or 16 bytes (ISO4) of ciphertext
+}
+
+// DataRequest asks for clear digit entry.
+type DataRequest struct {
+	MaxLen int // entry stops accepting digits at MaxLen
+	// Terminators end entry and are returned with the digits, in
+	// addition to ENTER (which ends entry) and CANCEL (ErrCancelled).
+	Terminators []Key
+}
+
+// Data is the result of GetData.
+type Data struct {
+	Digits     string
+	Terminator Key // ENTER or one of DataRequest.Terminators
+}
+
+// Capabilities declares what the PIN pad can do.
+type Capabilities struct {
+	Formats []Format // PIN block formats supported
+	FDKs    int      // number of function display keys
+	Beeper  bool
+}
+
+// PinPad is an encrypting PIN pad with function keys.
+type PinPad interface {
+	hal.Device
+	Capabilities() Capabilities
+	// GetPIN runs secure entry until ENTER with MinLen..MaxLen digits.
+	// CLEAR empties the entry, BACKSPACE removes a digit, CANCEL returns
+	// ErrCancelled. echo (may be nil) receives KeyMasked per digit and
+	// the editing keys, never a digit.
+	GetPIN(ctx context.Context, req PINRequest, echo func(Key)) (PINBlock, error)
+	// GetData runs clear digit entry; echo receives each key.
+	GetData(ctx context.Context, req DataRequest, echo func(Key)) (Data, error)
+	// ReadKey waits for one of the active keys and returns it; other
+	// keys are ignored.
+	ReadKey(ctx context.Context, active []Key) (Key, error)
+}
+
+// KeyLoader is the optional ability to load keys. Keys arrive encrypted
+// under a key-encryption key already in the PIN pad (or as clear
+// components for the master key, under dual control); the PIN pad answers
+// with the key check value.
+type KeyLoader interface {
+	// LoadKey stores a key encrypted under kek (kek "" loads a clear
+	// component, XORed into name). It returns the key's check value.
+	LoadKey(ctx context.Context, name, kek string, value []byte) (kcv []byte, err error)
+}
+
+// Errors.
+var (
+	ErrNoKey       = errors.New("pinpad: key not loaded")
+	ErrBadRequest  = errors.New("pinpad: bad entry request")
+	ErrKCVMismatch = errors.New("pinpad: key check value mismatch")
+)
+
+// Validate checks a PIN request against the contract, above the driver.
+func (r PINRequest) Validate() error {
+	if r.MinLen < 4 || r.MaxLen > 12 || r.MinLen > r.MaxLen {
+		return errors.Join(ErrBadRequest, hal.ErrInvalid, errors.New("pinpad: PIN length must be within 4..12"))
+	}
+	if r.Format != ISO0 && r.Format != ISO4 {
+		return errors.Join(ErrBadRequest, hal.ErrInvalid, errors.New("pinpad: unknown PIN block format"))
+	}
+	if len(r.PAN) < 12 || len(r.PAN) > 19 {
+		return errors.Join(ErrBadRequest, hal.ErrInvalid, errors.New("pinpad: PIN block needs a 12-19 digit PAN"))
+	}
+	return nil
+}
