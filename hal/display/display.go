@@ -10,6 +10,8 @@ package display
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/atmd/atmd/hal"
 )
@@ -99,4 +101,43 @@ type Display interface {
 // channel yields the pinpad key name bound to the touched item.
 type Touch interface {
 	Touches() <-chan string
+}
+
+// Validate checks a screen against the contract, above the renderer: an
+// ID; menu items with distinct IDs bound to distinct function keys
+// "F1".."F8"; a known tone and input kind; and a Secret input whose Value
+// is only '*' — a clear PIN or code never reaches a screen. Errors wrap
+// hal.ErrInvalid.
+func (s Screen) Validate() error {
+	if s.ID == "" {
+		return fmt.Errorf("display: screen without an ID: %w", hal.ErrInvalid)
+	}
+	switch s.Tone {
+	case "", Info, Success, Warning, Error:
+	default:
+		return fmt.Errorf("display: screen %s: unknown tone %q: %w", s.ID, s.Tone, hal.ErrInvalid)
+	}
+	keys := map[string]bool{}
+	ids := map[string]bool{}
+	for _, m := range s.Menu {
+		if len(m.Key) != 2 || m.Key[0] != 'F' || m.Key[1] < '1' || m.Key[1] > '8' {
+			return fmt.Errorf("display: screen %s: menu key %q is not F1..F8: %w", s.ID, m.Key, hal.ErrInvalid)
+		}
+		if m.ID == "" || keys[m.Key] || ids[m.ID] {
+			return fmt.Errorf("display: screen %s: menu item %q/%q missing or repeated: %w", s.ID, m.Key, m.ID, hal.ErrInvalid)
+		}
+		keys[m.Key], ids[m.ID] = true, true
+	}
+	if s.Input != nil {
+		switch s.Input.Kind {
+		case Digits, Amount:
+		case Secret:
+			if strings.Trim(s.Input.Value, "*") != "" {
+				return fmt.Errorf("display: screen %s: secret input shows more than '*': %w", s.ID, hal.ErrInvalid)
+			}
+		default:
+			return fmt.Errorf("display: screen %s: unknown input kind %q: %w", s.ID, s.Input.Kind, hal.ErrInvalid)
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ package nfctag
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/atmd/atmd/hal"
 )
@@ -39,3 +40,17 @@ var (
 	ErrTooLarge  = errors.New("nfctag: NDEF message too large")
 	ErrNoMessage = errors.New("nfctag: no message published")
 )
+
+// CheckMessage validates a message to publish on a tag that carries at
+// most maxNDEF bytes: an empty message, or a longer one (ErrTooLarge), is
+// an invalid request. Implementations call it before touching the tag, so
+// they all reject alike.
+func CheckMessage(ndef []byte, maxNDEF int) error {
+	if len(ndef) == 0 {
+		return fmt.Errorf("nfctag: empty NDEF message: %w", hal.ErrInvalid)
+	}
+	if len(ndef) > maxNDEF {
+		return fmt.Errorf("%w (%d bytes, at most %d): %w", ErrTooLarge, len(ndef), maxNDEF, hal.ErrInvalid)
+	}
+	return nil
+}

@@ -4,7 +4,7 @@ package opdisplay
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/atmd/atmd/hal"
 )
@@ -23,8 +23,8 @@ type Display interface {
 	Show(ctx context.Context, lines []string) error
 }
 
-// ErrTooLong: the text does not fit the display.
-var ErrTooLong = errors.New("opdisplay: text does not fit the display")
+// ErrTooLong: the text does not fit the display. It wraps hal.ErrInvalid.
+var ErrTooLong = fmt.Errorf("opdisplay: text does not fit the display: %w", hal.ErrInvalid)
 
 // Fit checks lines against the capabilities, above the driver.
 func Fit(c Capabilities, lines []string) error {

@@ -11,6 +11,7 @@ package pinpad
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/atmd/atmd/hal"
 )
@@ -142,6 +143,35 @@ func (r PINRequest) Validate() error {
 	}
 	if len(r.PAN) < 12 || len(r.PAN) > 19 {
 		return errors.Join(ErrBadRequest, hal.ErrInvalid, errors.New("pinpad: PIN block needs a 12-19 digit PAN"))
+	}
+	return nil
+}
+
+// Validate checks a data entry request against the contract, above the
+// driver: MaxLen within 1..32, and terminators that are valid keys other
+// than digits and the editing keys (CANCEL, CLEAR, BACKSPACE).
+func (r DataRequest) Validate() error {
+	if r.MaxLen < 1 || r.MaxLen > 32 {
+		return fmt.Errorf("pinpad: data entry length must be within 1..32: %w: %w", ErrBadRequest, hal.ErrInvalid)
+	}
+	for _, k := range r.Terminators {
+		if !k.Valid() || k.IsDigit() || k == KeyCancel || k == KeyClear || k == KeyBackspace {
+			return fmt.Errorf("pinpad: %q cannot terminate data entry: %w: %w", k, ErrBadRequest, hal.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// ValidateActive checks the active keys of a ReadKey request: at least
+// one, all valid key names.
+func ValidateActive(active []Key) error {
+	if len(active) == 0 {
+		return fmt.Errorf("pinpad: no active keys: %w: %w", ErrBadRequest, hal.ErrInvalid)
+	}
+	for _, k := range active {
+		if !k.Valid() {
+			return fmt.Errorf("pinpad: unknown key %q: %w: %w", k, ErrBadRequest, hal.ErrInvalid)
+		}
 	}
 	return nil
 }

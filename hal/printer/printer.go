@@ -7,6 +7,9 @@ package printer
 import (
 	"context"
 	"errors"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/atmd/atmd/hal"
 )
@@ -33,3 +36,24 @@ type Printer interface {
 
 // ErrPaperOut: no paper; nothing was printed.
 var ErrPaperOut = errors.New("printer: paper out")
+
+// Validate checks a receipt above the driver: at least one line, and
+// lines of printable UTF-8 only — a control character (ESC, GS, a
+// newline) could smuggle printer commands into the text. Errors wrap
+// hal.ErrInvalid.
+func (r Receipt) Validate() error {
+	if len(r.Lines) == 0 {
+		return fmt.Errorf("printer: empty receipt: %w", hal.ErrInvalid)
+	}
+	for i, l := range r.Lines {
+		if !utf8.ValidString(l) {
+			return fmt.Errorf("printer: line %d is not UTF-8: %w", i+1, hal.ErrInvalid)
+		}
+		for _, c := range l {
+			if unicode.IsControl(c) {
+				return fmt.Errorf("printer: line %d has control character %U: %w", i+1, c, hal.ErrInvalid)
+			}
+		}
+	}
+	return nil
+}

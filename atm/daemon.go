@@ -1,0 +1,266 @@
+package atm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/atmd/atmd/hal/dispenser"
+	"github.com/atmd/atmd/hostlink"
+	"github.com/atmd/atmd/internal/clock"
+	"github.com/atmd/atmd/internal/currency"
+	"github.com/atmd/atmd/journal"
+	"github.com/atmd/atmd/sim/devsim"
+	"github.com/atmd/atmd/sim/host"
+)
+
+// SimDevices are the in-process simulators behind Devices when the
+// config says driver "sim", with their control surfaces.
+type SimDevices struct {
+	CardReader *devsim.CardReader
+	PinPad     *devsim.PinPad
+	Display    *devsim.Display
+	OpDisplay  *devsim.OpDisplay
+	NFCTag     *devsim.NFCTag
+	Dispenser  *devsim.Dispenser
+	Printer    *devsim.Printer
+	Camera     *devsim.Camera
+	Sensors    *devsim.Sensors
+}
+
+// DaemonOptions adjust Start for tests and the scenario runner.
+type DaemonOptions struct {
+	Clock       clock.Clock // default clock.Real
+	ManualTicks bool        // see Options.ManualTicks
+	Log         zerolog.Logger
+	// ResetHost rebuilds the reference host's database from the seed.
+	ResetHost bool
+	// NoControl skips the control socket.
+	NoControl bool
+	// Observe taps every host message (after the journal's own tap).
+	Observe func(dir hostlink.Direction, m *hostlink.Message)
+}
+
+// Daemon is a running atmd: devices, journal, host link, runner, and the
+// reference host when the config has one.
+type Daemon struct {
+	Config  *Config
+	Runner  *Runner
+	Sim     *SimDevices
+	Journal *journal.Journal
+	Link    *hostlink.Client
+	Host    *host.Host
+	HostLn  net.Listener
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	errs   []error
+	log    zerolog.Logger
+}
+
+// Start brings the daemon up. On error everything already started is
+// stopped again.
+func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err error) {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	d := &Daemon{Config: cfg, cancel: cancel, log: o.Log}
+	defer func() {
+		if err != nil {
+			d.Stop()
+		}
+	}()
+	state := cfg.Path(cfg.ATM.StateDir)
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, fmt.Errorf("atm: state dir: %w", err)
+	}
+	if d.Journal, err = journal.Open(filepath.Join(state, "journal.jsonl"), journal.Options{Now: o.Clock.Now}); err != nil {
+		return nil, err
+	}
+	if d.Journal.Recovered != "" {
+		o.Log.Warn().Str("detail", d.Journal.Recovered).Msg("journal tail recovered")
+	}
+	d.Journal.Append("STARTUP", "", map[string]string{"atm": cfg.ATM.ID})
+
+	if cfg.Host != nil {
+		if err := d.startHost(ctx, o); err != nil {
+			return nil, err
+		}
+	}
+	devs, sim, err := buildSim(cfg, state, o)
+	if err != nil {
+		return nil, err
+	}
+	d.Sim = sim
+	stan, err := openSTAN(filepath.Join(state, "stan"))
+	if err != nil {
+		return nil, err
+	}
+	linkLog := o.Log.With().Str("component", "hostlink").Logger()
+	d.Link = hostlink.NewClient(hostlink.Config{
+		Addr: cfg.HostLink.Addr, TerminalID: cfg.ATM.ID, AcceptorID: cfg.ATM.Institution,
+		Timeout: cfg.HostLink.Timeout, EchoInterval: cfg.HostLink.EchoInterval,
+		MinBackoff: cfg.HostLink.MinBackoff, MaxBackoff: cfg.HostLink.MaxBackoff,
+		Clock: o.Clock, STAN: stan, Log: linkLog,
+		Observe: func(dir hostlink.Direction, m *hostlink.Message) {
+			linkLog.Debug().Str("dir", dir.String()).Str("msg", hostlink.Describe(m)).Msg("host message")
+			if o.Observe != nil {
+				o.Observe(dir, m)
+			}
+		},
+	})
+	d.Runner, err = New(Options{
+		Flows: cfg.FlowConfig(), Devices: devs, Link: d.Link, Journal: d.Journal,
+		Clock: o.Clock, Log: o.Log.With().Str("component", "runner").Logger(), ManualTicks: o.ManualTicks,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.goRun("hostlink", func() error { return d.Link.Run(ctx) })
+	d.goRun("runner", func() error { return d.Runner.Run(ctx) })
+	if !o.NoControl {
+		sock := cfg.Path(cfg.ATM.ControlSocket)
+		d.goRun("control", func() error { return ServeControl(ctx, sock, d.Runner, o.Log) })
+	}
+	return d, nil
+}
+
+func (d *Daemon) startHost(ctx context.Context, o DaemonOptions) error {
+	opts := []host.Option{host.WithClock(o.Clock), host.WithLogger(o.Log)}
+	if _, err := os.Stat(d.Config.Host.DB); o.ResetHost || os.IsNotExist(err) {
+		opts = append(opts, host.WithReset())
+	}
+	if err := os.MkdirAll(filepath.Dir(d.Config.Host.DB), 0o700); err != nil {
+		return fmt.Errorf("host: %w", err)
+	}
+	h, err := host.New(*d.Config.Host, opts...)
+	if err != nil {
+		return err
+	}
+	if err := h.Open(ctx); err != nil {
+		h.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", d.Config.Host.Listen)
+	if err != nil {
+		h.Close()
+		return fmt.Errorf("host: listen: %w", err)
+	}
+	d.Host, d.HostLn = h, ln
+	d.goRun("host", func() error { return h.Serve(ctx, ln) })
+	return nil
+}
+
+func (d *Daemon) goRun(name string, f func() error) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error().Err(err).Str("component", name).Msg("stopped with an error")
+			d.mu.Lock()
+			d.errs = append(d.errs, fmt.Errorf("%s: %w", name, err))
+			d.mu.Unlock()
+			d.cancel()
+		}
+	}()
+}
+
+// Stop stops everything and waits; devices are halted by the runner.
+func (d *Daemon) Stop() error {
+	d.cancel()
+	d.wg.Wait()
+	if d.Host != nil {
+		d.Host.Close()
+	}
+	if d.Journal != nil {
+		d.Journal.Close()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return errors.Join(d.errs...)
+}
+
+// Wait blocks until the daemon stops by itself (a component failed) or
+// ctx ends, then stops it.
+func (d *Daemon) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-ctx.Done():
+	case <-done:
+	}
+	return d.Stop()
+}
+
+func buildSim(cfg *Config, state string, o DaemonOptions) (Devices, *SimDevices, error) {
+	dc := cfg.Devices
+	cur, _ := currency.ByAlpha(cfg.ATM.Currency)
+	keys := map[string][]byte{}
+	for k, v := range dc.PinPad.Keys {
+		keys[k] = v
+	}
+	var cs []dispenser.Cassette
+	for _, c := range dc.Dispenser.Cassettes {
+		cs = append(cs, dispenser.Cassette{ID: c.ID, Denomination: c.Denomination * cur.Major(), Currency: cur.Alpha,
+			Count: c.Count, Initial: c.Count, Low: c.Low, Status: dispenser.CassetteOK})
+	}
+	log := func(name string) zerolog.Logger { return o.Log.With().Str("device", name).Logger() }
+	s := &SimDevices{
+		CardReader: devsim.NewCardReader(devsim.CardReaderOptions{Log: log("cardreader")}),
+		PinPad:     devsim.NewPinPad(devsim.PinPadOptions{Keys: keys, Log: log("pinpad")}),
+		Display:    devsim.NewDisplay(devsim.DisplayOptions{}),
+		OpDisplay:  devsim.NewOpDisplay(devsim.OpDisplayOptions{}),
+		NFCTag:     devsim.NewNFCTag(devsim.NFCTagOptions{Log: log("nfctag")}),
+		Printer:    devsim.NewPrinter(devsim.PrinterOptions{Log: log("printer")}),
+	}
+	var err error
+	s.Dispenser, err = devsim.NewDispenser(devsim.DispenserOptions{Cassettes: cs, Key: dc.Dispenser.Key, ATM: cfg.ATM.ID,
+		StateFile: filepath.Join(state, "dispenser.json"), MaxNotes: cfg.ATM.MaxNotes, Log: log("dispenser")})
+	if err != nil {
+		return Devices{}, nil, err
+	}
+	if s.Camera, err = devsim.NewCamera(devsim.CameraOptions{Width: 320, Height: 240, Clock: o.Clock, Log: log("camera")}); err != nil {
+		return Devices{}, nil, err
+	}
+	if s.Sensors, err = devsim.NewSensors(devsim.DefaultSensorsOptions); err != nil {
+		return Devices{}, nil, err
+	}
+	return Devices{
+		CardReader: s.CardReader, PinPad: s.PinPad, Display: s.Display, OpDisplay: s.OpDisplay, NFCTag: s.NFCTag,
+		Dispenser: s.Dispenser, Printer: s.Printer, Camera: s.Camera, Sensors: s.Sensors,
+	}, s, nil
+}
+
+// RunHost runs only the reference host of cfg until ctx ends. With reset,
+// or when the database does not exist yet, it is built from the seed.
+func RunHost(ctx context.Context, cfg *Config, reset bool, log zerolog.Logger) error {
+	opts := []host.Option{host.WithLogger(log)}
+	if _, err := os.Stat(cfg.Host.DB); reset || os.IsNotExist(err) {
+		opts = append(opts, host.WithReset())
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Host.DB), 0o700); err != nil {
+		return fmt.Errorf("host: %w", err)
+	}
+	h, err := host.New(*cfg.Host, opts...)
+	if err != nil {
+		return err
+	}
+	if err := h.Open(ctx); err != nil {
+		return err
+	}
+	defer h.Close()
+	ln, err := net.Listen("tcp", cfg.Host.Listen)
+	if err != nil {
+		return fmt.Errorf("host: listen: %w", err)
+	}
+	log.Info().Str("listen", ln.Addr().String()).Str("db", cfg.Host.DB).Msg("reference host serving")
+	return h.Serve(ctx, ln)
+}

@@ -1,0 +1,147 @@
+package atm
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/atmd/atmd/flows"
+	"github.com/atmd/atmd/hal/cardreader"
+	"github.com/atmd/atmd/hostlink"
+	"github.com/atmd/atmd/internal/currency"
+)
+
+// request maps a flows request to ISO 8583.
+func request(r flows.Request, cur currency.Currency) (*hostlink.Message, error) {
+	m := &hostlink.Message{
+		MTI:      hostlink.MTIFinRequest,
+		PAN:      r.Card.PAN,
+		Expiry:   r.Card.Expiry,
+		PANSeq:   r.Card.PANSeq,
+		Track2:   r.Card.Track2,
+		Currency: cur.Numeric,
+		PINBlock: r.PIN.Block,
+	}
+	if len(r.PIN.Block) != 8 {
+		return nil, fmt.Errorf("atm: PIN block of %d bytes does not fit field 52", len(r.PIN.Block))
+	}
+	switch r.Card.Technology {
+	case cardreader.Chip:
+		m.EntryMode = "051"
+	default:
+		m.EntryMode = "021"
+	}
+	switch r.Kind {
+	case flows.Withdrawal:
+		m.ProcCode = hostlink.ProcWithdrawal
+		m.Amount = r.Amount
+		var t hostlink.TLV
+		t.Set(hostlink.TagNonce, hex.EncodeToString(r.Nonce))
+		s, err := t.Encode()
+		if err != nil {
+			return nil, err
+		}
+		m.Private = s
+	case flows.Balance:
+		m.ProcCode = hostlink.ProcBalance
+	default:
+		return nil, fmt.Errorf("atm: unknown transaction kind %q", r.Kind)
+	}
+	return m, nil
+}
+
+// outcome maps an ISO 8583 response code to what it means to a customer.
+func outcome(rc string) flows.Outcome {
+	switch rc {
+	case hostlink.RCApproved:
+		return flows.Approved
+	case hostlink.RCWrongPIN:
+		return flows.WrongPIN
+	case hostlink.RCPINTriesExceeded:
+		return flows.PINTriesExceeded
+	case hostlink.RCInsufficientFunds:
+		return flows.InsufficientFunds
+	case hostlink.RCExceedsLimit, "65":
+		return flows.LimitExceeded
+	case hostlink.RCNoSuchCard, hostlink.RCExpiredCard, hostlink.RCNotPermitted, hostlink.RCRestrictedCard:
+		return flows.CardRefused
+	}
+	return flows.Declined
+}
+
+// reply maps the link's answer (or failure) to a flows reply.
+func reply(id string, resp *hostlink.Message, err error) flows.Reply {
+	r := flows.Reply{ID: id, Err: err}
+	switch {
+	case errors.Is(err, hostlink.ErrTimeout), errors.Is(err, hostlink.ErrLinkLost):
+		r.Outcome = flows.Unknown
+		return r
+	case err != nil:
+		r.Outcome = flows.Unavailable
+		return r
+	}
+	r.Code, r.STAN, r.AuthCode = resp.RespCode, resp.STAN, resp.AuthCode
+	r.Outcome = outcome(resp.RespCode)
+	if resp.Private != "" {
+		if t, err := hostlink.ParseTLV(resp.Private); err == nil {
+			if v, ok := t.Get(hostlink.TagToken); ok {
+				r.Token, _ = hex.DecodeString(v)
+			}
+		}
+	}
+	if resp.AddAmounts != "" {
+		if bs, err := hostlink.ParseAmounts(resp.AddAmounts); err == nil {
+			for _, b := range bs {
+				switch b.AmountType {
+				case hostlink.AmountAvailable:
+					r.Available, r.HasBal = b.Amount, true
+				case hostlink.AmountLedger:
+					r.Ledger, r.HasBal = b.Amount, true
+				}
+			}
+		}
+	}
+	if r.Outcome == flows.Approved && resp.MTI == hostlink.MTIFinResponse && resp.ProcCode == hostlink.ProcWithdrawal && len(r.Token) == 0 {
+		// An approval without a token cannot release cash: treat it as a
+		// decline the host must reverse on its side.
+		r.Outcome = flows.Declined
+		r.Err = errors.New("atm: approval without a dispense token")
+	}
+	return r
+}
+
+// reversal builds the 0420 for an original request and its response.
+func reversal(orig *hostlink.Message, reason string, dispensed int64) (*hostlink.Message, error) {
+	code := hostlink.ReasonCancelled
+	switch reason {
+	case "timeout":
+		code = hostlink.ReasonTimeout
+	case "dispense-fault":
+		code = hostlink.ReasonMisdispense
+		if dispensed > 0 {
+			code = hostlink.ReasonPartial
+		}
+	}
+	var t hostlink.TLV
+	t.Set(hostlink.TagReason, code)
+	p, err := t.Encode()
+	if err != nil {
+		return nil, err
+	}
+	m := &hostlink.Message{
+		MTI:      hostlink.MTIReversal,
+		PAN:      orig.PAN,
+		ProcCode: orig.ProcCode,
+		Amount:   orig.Amount,
+		Expiry:   orig.Expiry,
+		Currency: orig.Currency,
+		Private:  p,
+		// Original data elements: MTI n4, STAN n6, transmission time n10,
+		// acquirer and forwarding institution ids n11 each (zero).
+		Original: fmt.Sprintf("%s%s%s%011d%011d", orig.MTI, orig.STAN, orig.TransmitTime, 0, 0),
+	}
+	if dispensed > 0 {
+		m.Replacement = fmt.Sprintf("%012d%030d", dispensed, 0)
+	}
+	return m, nil
+}

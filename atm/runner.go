@@ -1,0 +1,633 @@
+package atm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/atmd/atmd/flows"
+	"github.com/atmd/atmd/hal"
+	"github.com/atmd/atmd/hal/camera"
+	"github.com/atmd/atmd/hal/cardreader"
+	"github.com/atmd/atmd/hal/dispenser"
+	"github.com/atmd/atmd/hal/display"
+	"github.com/atmd/atmd/hal/nfctag"
+	"github.com/atmd/atmd/hal/opdisplay"
+	"github.com/atmd/atmd/hal/pinpad"
+	"github.com/atmd/atmd/hal/printer"
+	"github.com/atmd/atmd/hal/sensors"
+	"github.com/atmd/atmd/hostlink"
+	"github.com/atmd/atmd/internal/clock"
+	"github.com/atmd/atmd/journal"
+)
+
+// Devices are the ATM's devices, one per hal contract.
+type Devices struct {
+	CardReader cardreader.Reader
+	PinPad     pinpad.PinPad
+	Display    display.Display
+	OpDisplay  opdisplay.Display
+	NFCTag     nfctag.Tag
+	Dispenser  dispenser.Dispenser
+	Printer    printer.Printer
+	Camera     camera.Camera
+	Sensors    sensors.Sensors
+}
+
+// Named returns the devices by name, in a fixed order. Vital devices
+// (the ATM cannot serve without them) come first.
+func (d Devices) Named() []NamedDevice {
+	return []NamedDevice{
+		{"cardreader", d.CardReader, true},
+		{"pinpad", d.PinPad, true},
+		{"dispenser", d.Dispenser, true},
+		{"display", d.Display, true},
+		{"printer", d.Printer, false},
+		{"opdisplay", d.OpDisplay, false},
+		{"nfctag", d.NFCTag, false},
+		{"camera", d.Camera, false},
+		{"sensors", d.Sensors, false},
+	}
+}
+
+// NamedDevice is a device with its name and whether it is vital.
+type NamedDevice struct {
+	Name  string
+	Dev   hal.Device
+	Vital bool
+}
+
+// Link is what the runner needs of the host link (hostlink.Client).
+type Link interface {
+	Send(ctx context.Context, m *hostlink.Message) (*hostlink.Message, error)
+	Up() bool
+	Events() <-chan bool
+}
+
+// ErrJournal: the journal could not record an intent, so the act it
+// covers was not carried out.
+var ErrJournal = errors.New("atm: journal write failed; command not carried out")
+
+// Options configure a Runner.
+type Options struct {
+	Flows   flows.Config
+	Devices Devices
+	Link    Link
+	Journal *journal.Journal
+	Clock   clock.Clock
+	Log     zerolog.Logger
+	// ManualTicks: the runner does not tick by itself; the caller calls
+	// Tick (the scenario runner, on a fake clock).
+	ManualTicks bool
+}
+
+type item struct {
+	ev   flows.Event
+	gen  int           // entry generation, 0 = not an entry result
+	done chan struct{} // barrier: closed once processed
+}
+
+// Runner runs the ATM.
+type Runner struct {
+	o   Options
+	log zerolog.Logger
+	m   *flows.Machine
+	in  chan item
+	ctx context.Context
+
+	// Owned by the loop goroutine.
+	gen        int
+	entryStop  context.CancelFunc
+	entryDone  chan struct{} // closed when the entry's device call has returned
+	activeKeys []pinpad.Key
+	acceptStop context.CancelFunc
+	cardStop   context.CancelFunc
+	cashStop   context.CancelFunc
+	health     flows.Health
+	sent       map[string]*hostlink.Message // by flows txn id, for reversals
+	wg         sync.WaitGroup
+
+	mu   sync.Mutex // guards the snapshot below
+	snap Snapshot
+}
+
+// Snapshot is the runner's state as `atmd status` reports it.
+type Snapshot struct {
+	Service string                `json:"service"` // "in-service" or "out-of-service"
+	State   string                `json:"state"`
+	Reason  string                `json:"reason,omitempty"`
+	Session string                `json:"session,omitempty"`
+	Host    string                `json:"host"` // "up" or "down"
+	Devices map[string]hal.Status `json:"devices"`
+	Cash    []dispenser.Cassette  `json:"cassettes,omitempty"`
+}
+
+// New builds a runner. Every device must be present.
+func New(o Options) (*Runner, error) {
+	for _, d := range o.Devices.Named() {
+		if d.Dev == nil || isNilDevice(d.Dev) {
+			return nil, fmt.Errorf("atm: device %s missing", d.Name)
+		}
+	}
+	if o.Link == nil || o.Journal == nil {
+		return nil, errors.New("atm: host link and journal are required")
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	m, err := flows.New(o.Flows, o.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{o: o, log: o.Log, m: m, in: make(chan item, 64), sent: map[string]*hostlink.Message{}}, nil
+}
+
+func isNilDevice(d hal.Device) bool {
+	v := reflect.ValueOf(d)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
+// Snapshot returns the current state for status reports.
+func (r *Runner) Snapshot() Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.snap
+	s.Devices = map[string]hal.Status{}
+	for k, v := range r.snap.Devices {
+		s.Devices[k] = v
+	}
+	return s
+}
+
+// Run runs the loop until ctx ends, then halts every device.
+func (r *Runner) Run(ctx context.Context) error {
+	r.ctx = ctx
+	r.apply(r.m.Step(flows.Tick{Now: r.o.Clock.Now()}))
+	r.checkHealth()
+	var tick <-chan time.Time
+	if !r.o.ManualTicks {
+		tick = r.o.Clock.After(time.Second)
+	}
+	var touches <-chan string
+	if t, ok := r.o.Devices.Display.(display.Touch); ok {
+		touches = t.Touches()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			r.shutdown()
+			return nil
+		case it := <-r.in:
+			r.handle(it)
+		case now := <-tick:
+			tick = r.o.Clock.After(time.Second)
+			r.checkHealth()
+			r.step(flows.Tick{Now: now})
+		case <-r.o.Link.Events():
+			r.checkHealth()
+		case k := <-touches:
+			r.touch(pinpad.Key(k))
+		}
+	}
+}
+
+// Tick advances the machine to the clock's time and waits until that is
+// done (for ManualTicks).
+func (r *Runner) Tick(ctx context.Context) error {
+	return r.post(ctx, item{ev: flows.Tick{Now: r.o.Clock.Now()}, done: make(chan struct{})})
+}
+
+// Sync waits until every event posted before it has been processed.
+func (r *Runner) Sync(ctx context.Context) error {
+	return r.post(ctx, item{done: make(chan struct{})})
+}
+
+func (r *Runner) post(ctx context.Context, it item) error {
+	select {
+	case r.in <- it:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-it.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Runner) handle(it item) {
+	if it.done != nil {
+		defer close(it.done)
+	}
+	if it.ev == nil {
+		return
+	}
+	if _, ok := it.ev.(flows.Tick); ok {
+		r.checkHealth()
+	}
+	if it.gen != 0 && it.gen != r.gen {
+		return // result of an entry that has been replaced
+	}
+	switch it.ev.(type) {
+	case flows.CardInserted, flows.CardFailed:
+		stop(&r.acceptStop) // that Accept is over; the next AcceptCard starts a new one
+	}
+	if ci, ok := it.ev.(flows.CardInserted); ok && r.m.State() != flows.Idle {
+		// A card came in just as the slot was closed: give it straight back.
+		r.log.Warn().Object("card", ci.Card).Msg("card accepted outside idle; ejecting")
+		r.async(func(ctx context.Context) flows.Event { r.o.Devices.CardReader.Eject(ctx); return nil })
+		return
+	}
+	r.step(it.ev)
+}
+
+func (r *Runner) step(ev flows.Event) {
+	r.apply(r.m.Step(ev))
+}
+
+// emit posts an event from a device goroutine. It never blocks forever:
+// when the loop has stopped the event is dropped.
+func (r *Runner) emit(ev flows.Event, gen int) {
+	select {
+	case r.in <- item{ev: ev, gen: gen}:
+	case <-r.ctx.Done():
+	}
+}
+
+// async runs f in a goroutine; a non-nil event it returns is posted
+// unless its context ended.
+func (r *Runner) async(f func(ctx context.Context) flows.Event) {
+	r.asyncCtx(r.ctx, 0, f)
+}
+
+func (r *Runner) asyncCtx(ctx context.Context, gen int, f func(ctx context.Context) flows.Event) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		ev := f(ctx)
+		if ev != nil && ctx.Err() == nil {
+			r.emit(ev, gen)
+		}
+	}()
+}
+
+func (r *Runner) apply(effects []flows.Effect) {
+	journalFailed := false
+	for _, e := range effects {
+		switch e := e.(type) {
+		case flows.Journal:
+			if _, err := r.o.Journal.Append(e.Kind, r.m.Session(), e.Fields); err != nil {
+				r.log.Error().Err(err).Str("kind", e.Kind).Msg("journal write failed")
+				journalFailed = true
+			}
+		case flows.Show:
+			if err := r.o.Devices.Display.Show(r.ctx, e.Screen); err != nil {
+				r.log.Error().Err(err).Str("screen", e.Screen.ID).Msg("display failed")
+			}
+		case flows.Entry:
+			r.entry(e)
+		case flows.AcceptCard:
+			r.accept(e.On)
+		case flows.EjectCard:
+			ctx, cancel := context.WithCancel(r.ctx)
+			r.cardStop = cancel
+			r.asyncCtx(ctx, 0, func(ctx context.Context) flows.Event {
+				if err := r.o.Devices.CardReader.Eject(ctx); err != nil {
+					return flows.CardEjected{Err: err}
+				}
+				r.emit(flows.CardEjected{}, 0)
+				if err := r.o.Devices.CardReader.WaitTaken(ctx); err != nil {
+					return nil
+				}
+				return flows.CardTaken{}
+			})
+		case flows.RetainCard:
+			stop(&r.cardStop)
+			r.async(func(ctx context.Context) flows.Event {
+				return flows.CardRetained{Err: r.o.Devices.CardReader.Retain(ctx)}
+			})
+		case flows.GetNonce:
+			r.async(func(ctx context.Context) flows.Event {
+				n, err := r.o.Devices.Dispenser.Nonce(ctx)
+				return flows.NonceReady{Nonce: n, Err: err}
+			})
+		case flows.SendHost:
+			if journalFailed {
+				r.emitLater(flows.HostReply{Reply: flows.Reply{ID: e.Req.ID, Outcome: flows.Unavailable, Err: ErrJournal}})
+				continue
+			}
+			r.sendHost(e.Req)
+		case flows.Dispense:
+			if journalFailed {
+				r.emitLater(flows.Dispensed{Err: ErrJournal})
+				continue
+			}
+			req := e.Req
+			r.async(func(ctx context.Context) flows.Event {
+				res, err := r.o.Devices.Dispenser.Dispense(ctx, req)
+				return flows.Dispensed{Result: res, Err: err}
+			})
+		case flows.PresentCash:
+			ctx, cancel := context.WithCancel(r.ctx)
+			r.cashStop = cancel
+			r.asyncCtx(ctx, 0, func(ctx context.Context) flows.Event {
+				if err := r.o.Devices.Dispenser.Present(ctx); err != nil {
+					return flows.CashPresented{Err: err}
+				}
+				r.emit(flows.CashPresented{}, 0)
+				if err := r.o.Devices.Dispenser.WaitTaken(ctx); err != nil {
+					return nil
+				}
+				return flows.CashTaken{}
+			})
+		case flows.RetractCash:
+			stop(&r.cashStop)
+			r.async(func(ctx context.Context) flows.Event {
+				n, err := r.o.Devices.Dispenser.Retract(ctx)
+				return flows.CashRetracted{Notes: n, Err: err}
+			})
+		case flows.Print:
+			rc := e.Receipt
+			r.async(func(ctx context.Context) flows.Event {
+				return flows.ReceiptPrinted{Err: r.o.Devices.Printer.Print(ctx, rc)}
+			})
+		case flows.Reverse:
+			r.reverse(e)
+		case flows.SessionEnded:
+			r.log.Info().Str("session", e.ID).Msg("session ended")
+		}
+	}
+	r.snapshot()
+}
+
+// emitLater posts an event from a goroutine (never from the loop itself,
+// which would deadlock on a full channel).
+func (r *Runner) emitLater(ev flows.Event) {
+	r.async(func(context.Context) flows.Event { return ev })
+}
+
+func stop(f *context.CancelFunc) {
+	if *f != nil {
+		(*f)()
+		*f = nil
+	}
+}
+
+func (r *Runner) accept(on bool) {
+	if !on {
+		stop(&r.acceptStop)
+		return
+	}
+	if r.acceptStop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	r.acceptStop = cancel
+	r.asyncCtx(ctx, 0, func(ctx context.Context) flows.Event {
+		c, err := r.o.Devices.CardReader.Accept(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return flows.CardFailed{Err: err}
+		}
+		return flows.CardInserted{Card: c}
+	})
+}
+
+func (r *Runner) entry(e flows.Entry) {
+	r.endEntry()
+	r.gen++
+	r.activeKeys = nil
+	if e.Mode == flows.EntryNone {
+		return
+	}
+	gen := r.gen
+	ctx, cancel := context.WithCancel(r.ctx)
+	r.entryStop = cancel
+	done := make(chan struct{})
+	r.entryDone = done
+	pp := r.o.Devices.PinPad
+	echo := func(k pinpad.Key) { r.emit(flows.Echo{Key: k}, gen) }
+	switch e.Mode {
+	case flows.EntryKeys:
+		r.activeKeys = e.Keys
+		keys := e.Keys
+		r.asyncCtx(ctx, gen, func(ctx context.Context) flows.Event {
+			k, err := pp.ReadKey(ctx, keys)
+			close(done)
+			if err != nil {
+				return entryError(err)
+			}
+			return flows.KeyPressed{Key: k}
+		})
+	case flows.EntryData:
+		req := pinpad.DataRequest{MaxLen: e.MaxLen}
+		r.asyncCtx(ctx, gen, func(ctx context.Context) flows.Event {
+			d, err := pp.GetData(ctx, req, echo)
+			close(done)
+			if err != nil {
+				return entryError(err)
+			}
+			return flows.DataEntered{Data: d}
+		})
+	case flows.EntryPIN:
+		req := pinpad.PINRequest{PAN: e.PAN, MinLen: e.MinLen, MaxLen: e.MaxLen, Format: r.o.Flows.PINFormat, Key: r.o.Flows.PINKey}
+		r.asyncCtx(ctx, gen, func(ctx context.Context) flows.Event {
+			b, err := pp.GetPIN(ctx, req, echo)
+			close(done)
+			if err != nil {
+				return entryError(err)
+			}
+			return flows.PINEntered{Block: b}
+		})
+	}
+}
+
+// endEntry cancels the entry in progress and waits (briefly) for the PIN
+// pad to let go of it: a PIN pad takes one entry at a time.
+func (r *Runner) endEntry() {
+	stop(&r.entryStop)
+	if r.entryDone == nil {
+		return
+	}
+	select {
+	case <-r.entryDone:
+	case <-time.After(2 * time.Second):
+		r.log.Error().Msg("PIN pad did not end the previous entry")
+	}
+	r.entryDone = nil
+}
+
+func entryError(err error) flows.Event {
+	if errors.Is(err, hal.ErrCancelled) {
+		return flows.EntryCancelled{}
+	}
+	return flows.EntryFailed{Err: err}
+}
+
+// touch turns a touch on the screen into a key press when that key is
+// active, replacing the PIN pad's wait for it.
+func (r *Runner) touch(k pinpad.Key) {
+	for _, a := range r.activeKeys {
+		if a == k {
+			r.endEntry()
+			r.gen++
+			r.activeKeys = nil
+			r.step(flows.KeyPressed{Key: k})
+			return
+		}
+	}
+}
+
+func (r *Runner) sendHost(req flows.Request) {
+	msg, err := request(req, r.o.Flows.Currency)
+	if err != nil {
+		r.emitLater(flows.HostReply{Reply: flows.Reply{ID: req.ID, Outcome: flows.Unavailable, Err: err}})
+		return
+	}
+	r.sent[req.ID] = msg
+	r.async(func(ctx context.Context) flows.Event {
+		resp, err := r.o.Link.Send(ctx, msg)
+		return flows.HostReply{Reply: reply(req.ID, resp, err)}
+	})
+}
+
+// reverse sends a reversal advice and repeats it (0421, same STAN) until
+// the host acknowledges it.
+func (r *Runner) reverse(e flows.Reverse) {
+	orig, ok := r.sent[e.ID]
+	if !ok {
+		r.log.Error().Str("txn", e.ID).Msg("reversal for an unknown transaction")
+		return
+	}
+	msg, err := reversal(orig, e.Reason, e.Dispensed)
+	if err != nil {
+		r.log.Error().Err(err).Msg("cannot build reversal")
+		return
+	}
+	j, log, clk := r.o.Journal, r.log, r.o.Clock
+	r.async(func(ctx context.Context) flows.Event {
+		backoff := time.Second
+		for attempt := 1; ; attempt++ {
+			resp, err := r.o.Link.Send(ctx, msg)
+			if err == nil && resp.RespCode == hostlink.RCApproved {
+				j.Append("REVERSAL-ACKED", "", map[string]string{"txn": e.ID, "stan": msg.STAN, "attempts": fmt.Sprint(attempt)})
+				return nil
+			}
+			log.Warn().Err(err).Str("txn", e.ID).Int("attempt", attempt).Msg("reversal not acknowledged; will repeat")
+			msg.MTI = hostlink.MTIReversalRepeat
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-clk.After(backoff):
+			}
+			if backoff < time.Minute {
+				backoff *= 2
+			}
+		}
+	})
+}
+
+// checkHealth polls device status and the link, and tells the machine
+// when the picture changed.
+func (r *Runner) checkHealth() {
+	h := flows.Health{HostUp: r.o.Link.Up()}
+	devs := map[string]hal.Status{}
+	for _, d := range r.o.Devices.Named() {
+		st := d.Dev.Status()
+		devs[d.Name] = st
+		if d.Vital && !st.State.Usable() && h.Down == "" {
+			h.Down = d.Name
+		}
+	}
+	h.PrinterOK = devs["printer"].State.Usable()
+	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
+	cs, err := r.o.Devices.Dispenser.Cassettes(ctx)
+	cancel()
+	if err == nil {
+		h.Cassettes = cs
+		cash := false
+		for _, c := range cs {
+			if c.Count > 0 && c.Status != dispenser.CassetteMissing {
+				cash = true
+			}
+		}
+		if !cash && h.Down == "" {
+			h.Down = "dispenser (no cash)"
+		}
+	}
+	changed := !sameHealth(h, r.health)
+	r.health = h
+	r.mu.Lock()
+	r.snap.Devices = devs
+	r.snap.Cash = cs
+	r.mu.Unlock()
+	if changed {
+		r.log.Info().Bool("host_up", h.HostUp).Str("down", h.Down).Bool("printer", h.PrinterOK).Msg("health changed")
+		r.step(h)
+	}
+}
+
+func sameHealth(a, b flows.Health) bool {
+	if a.HostUp != b.HostUp || a.Down != b.Down || a.PrinterOK != b.PrinterOK || len(a.Cassettes) != len(b.Cassettes) {
+		return false
+	}
+	for i := range a.Cassettes {
+		if a.Cassettes[i].Count != b.Cassettes[i].Count || a.Cassettes[i].Status != b.Cassettes[i].Status {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Runner) snapshot() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snap.State = string(r.m.State())
+	r.snap.Session = r.m.Session()
+	r.snap.Service = "in-service"
+	r.snap.Reason = ""
+	if !r.m.InService() {
+		r.snap.Service = "out-of-service"
+		switch {
+		case !r.health.HostUp:
+			r.snap.Reason = "host link down"
+		case r.health.Down != "":
+			r.snap.Reason = r.health.Down + " failed"
+		}
+	}
+	r.snap.Host = "down"
+	if r.health.HostUp {
+		r.snap.Host = "up"
+	}
+}
+
+// shutdown stops every wait and halts the devices into their safe state.
+func (r *Runner) shutdown() {
+	r.endEntry()
+	for _, f := range []*context.CancelFunc{&r.acceptStop, &r.cardStop, &r.cashStop} {
+		stop(f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, d := range r.o.Devices.Named() {
+		if err := d.Dev.Halt(ctx); err != nil {
+			r.log.Error().Err(err).Str("device", d.Name).Msg("halt failed")
+		}
+	}
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.log.Error().Msg("device calls still running at shutdown")
+	}
+	r.o.Journal.Append("SHUTDOWN", "", nil)
+}

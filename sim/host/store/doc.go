@@ -1,0 +1,32 @@
+// Package store is the reference host's database: an SQLite file
+// (modernc.org/sqlite, pure Go) holding customers, accounts, cards,
+// terminals and the ledger.
+//
+// Create makes a fresh database from a seed (deleting any previous file
+// and its WAL); Open opens one that Create made. The database runs in WAL
+// mode with a busy timeout, synchronous=FULL and foreign keys on.
+//
+// Rules:
+//
+//   - Money moves only inside Update, which runs one IMMEDIATE
+//     transaction: a balance and the ledger row that explains it are
+//     written together or not at all. Update calls are serialised in the
+//     process (SQLite has one writer anyway), so a read-check-write
+//     inside one cannot race another; the busy timeout covers other
+//     processes. A CHECK constraint keeps balances from going negative
+//     even if a caller forgets to check.
+//   - Balances and limits are integers in minor units of the account's
+//     currency.
+//   - No PIN is ever stored: a card holds its PIN verification value
+//     (computed by the caller, see sim/host/hsm) and its wrong-PIN count.
+//   - The ledger keeps no PAN: a row names the card by its id. Each row
+//     records one financial request the host answered, keyed by terminal,
+//     STAN and transmission time, with what is needed to answer a
+//     duplicate of that request identically (response code, auth code,
+//     RRN, balance after, dispense token), and whether and how much of it
+//     was reversed.
+//   - Times are stored as integers (Unix nanoseconds) and tokens as
+//     blobs, so no random-looking digit string lands in the file.
+//
+// Every method takes a context and stops when it is cancelled.
+package store

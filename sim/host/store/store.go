@@ -1,0 +1,515 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/atmd/atmd/internal/currency"
+	"github.com/atmd/atmd/internal/pinblock"
+	"github.com/atmd/atmd/sim/host/seed"
+)
+
+// Errors.
+var (
+	// ErrNotFound: no such row.
+	ErrNotFound = errors.New("store: not found")
+	// ErrNoDatabase: Open found no file, or not a database made by Create.
+	ErrNoDatabase = errors.New("store: no host database")
+)
+
+// schemaVersion is kept in PRAGMA user_version.
+const schemaVersion = 1
+
+const schema = `
+CREATE TABLE customers (
+	id         TEXT PRIMARY KEY,
+	name       TEXT NOT NULL,
+	birth_date TEXT NOT NULL,
+	phone      TEXT NOT NULL
+) STRICT;
+CREATE TABLE accounts (
+	id          TEXT PRIMARY KEY,
+	customer_id TEXT NOT NULL REFERENCES customers(id),
+	currency    TEXT NOT NULL,
+	balance     INTEGER NOT NULL CHECK (balance >= 0),
+	daily_limit INTEGER NOT NULL CHECK (daily_limit >= 0)
+) STRICT;
+CREATE TABLE cards (
+	id         TEXT PRIMARY KEY,
+	pan        TEXT NOT NULL UNIQUE,
+	pan_seq    INTEGER NOT NULL,
+	expiry     TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	account_id TEXT NOT NULL REFERENCES accounts(id),
+	status     TEXT NOT NULL,
+	pvv        BLOB NOT NULL,
+	pin_tries  INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE terminals (
+	id        TEXT PRIMARY KEY,
+	signed_on INTEGER NOT NULL,
+	updated   INTEGER NOT NULL
+) STRICT;
+CREATE TABLE ledger (
+	id              INTEGER PRIMARY KEY,
+	time            INTEGER NOT NULL,
+	day             TEXT NOT NULL,
+	terminal_id     TEXT NOT NULL,
+	stan            TEXT NOT NULL,
+	transmit_time   TEXT NOT NULL,
+	rrn             TEXT NOT NULL DEFAULT '',
+	auth_code       TEXT NOT NULL,
+	card_id         TEXT REFERENCES cards(id),
+	account_id      TEXT REFERENCES accounts(id),
+	type            TEXT NOT NULL,
+	amount          INTEGER NOT NULL,
+	currency        TEXT NOT NULL,
+	resp_code       TEXT NOT NULL,
+	balance         INTEGER NOT NULL,
+	token           BLOB,
+	reversed        INTEGER NOT NULL DEFAULT 0,
+	reversed_amount INTEGER NOT NULL DEFAULT 0,
+	reversal_time   INTEGER,
+	UNIQUE (terminal_id, stan, transmit_time)
+) STRICT;
+CREATE INDEX ledger_account_day ON ledger (account_id, day);
+`
+
+// Store is an open host database. It is safe for concurrent use.
+type Store struct {
+	db    *sql.DB
+	write chan struct{} // one token: serialises Update
+}
+
+// Card is a card row.
+type Card struct {
+	ID        string
+	PAN       string
+	PANSeq    int
+	Expiry    string // YYMM
+	Name      string
+	AccountID string
+	Status    seed.Status
+	PVV       []byte
+	PINTries  int
+}
+
+// Account is an account row. Amounts are in minor units.
+type Account struct {
+	ID         string
+	CustomerID string
+	Currency   string // ISO 4217 alpha
+	Balance    int64
+	DailyLimit int64
+}
+
+// Terminal is what the host knows about an ATM.
+type Terminal struct {
+	ID       string
+	SignedOn bool
+	Updated  time.Time
+}
+
+// Kind is the type of a ledger entry.
+type Kind string
+
+// Ledger entry kinds.
+const (
+	KindWithdrawal Kind = "withdrawal"
+	KindBalance    Kind = "balance"
+)
+
+// Key identifies a request: a duplicate carries the same key.
+type Key struct {
+	TerminalID   string
+	STAN         string
+	TransmitTime string // MMDDhhmmss as sent in field 7
+}
+
+// Entry is a ledger row.
+type Entry struct {
+	ID       int64
+	Time     time.Time // when the host answered
+	Day      string    // business day, YYYY-MM-DD, for daily limits
+	Key                // the request
+	RRN      string    // retrieval reference number, set by Append
+	AuthCode string    // "" unless approved
+	CardID   string    // "" when the PAN is unknown
+	Account  string    // account id; "" when the PAN is unknown
+	Kind     Kind
+	Amount   int64  // minor units
+	Currency string // ISO 4217 alpha
+	RespCode string // ISO 8583 field 39
+	Balance  int64  // ledger balance after the request, when approved
+	Token    []byte // dispense token of an approved withdrawal
+
+	Reversed       bool      // a reversal for this entry was processed
+	ReversedAmount int64     // minor units credited back by it
+	ReversalTime   time.Time // when, if Reversed
+}
+
+func dsn(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	return path + "?" + q.Encode()
+}
+
+func open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("store: bad database path %q", path)
+	}
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return &Store{db: db, write: make(chan struct{}, 1)}, nil
+}
+
+// Open opens a database made by Create.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoDatabase, err)
+	}
+	s, err := open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != schemaVersion {
+		s.db.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrNoDatabase, path, err)
+		}
+		return nil, fmt.Errorf("%w: %s has schema version %d, want %d", ErrNoDatabase, path, v, schemaVersion)
+	}
+	return s, nil
+}
+
+// PVVFunc computes a card's PIN verification value; see sim/host/hsm.
+type PVVFunc func(pan string, pin []byte) ([]byte, error)
+
+// Create deletes any database at path (with its WAL and shared-memory
+// files) and makes a new one holding sd. Demo PINs are turned into PIN
+// verification values with pvv and not stored.
+func Create(ctx context.Context, path string, sd *seed.Seed, pvv PVVFunc) (*Store, error) {
+	if err := sd.Validate(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("store: reset: %w", err)
+		}
+	}
+	s, err := open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Update(ctx, func(tx *Tx) error {
+		if _, err := tx.tx.ExecContext(ctx, schema); err != nil {
+			return fmt.Errorf("store: schema: %w", err)
+		}
+		if err := tx.seed(ctx, sd, pvv); err != nil {
+			return err
+		}
+		_, err := tx.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+		return err
+	})
+	if err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (t *Tx) seed(ctx context.Context, sd *seed.Seed, pvv PVVFunc) error {
+	for _, cu := range sd.Customers {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO customers (id, name, birth_date, phone) VALUES (?, ?, ?, ?)`,
+			cu.ID, cu.Name, cu.BirthDate, cu.Phone); err != nil {
+			return fmt.Errorf("store: customer %s: %w", cu.ID, err)
+		}
+		for _, a := range cu.Accounts {
+			c, err := currency.ByAlpha(a.Currency)
+			if err != nil {
+				return fmt.Errorf("store: account %s: %w", a.ID, err)
+			}
+			if _, err := t.tx.ExecContext(ctx, `INSERT INTO accounts (id, customer_id, currency, balance, daily_limit) VALUES (?, ?, ?, ?, ?)`,
+				a.ID, cu.ID, a.Currency, a.Balance*c.Major(), a.DailyLimit*c.Major()); err != nil {
+				return fmt.Errorf("store: account %s: %w", a.ID, err)
+			}
+		}
+		for _, c := range cu.Cards {
+			pin := []byte(c.PIN)
+			v, err := pvv(c.PAN, pin)
+			pinblock.Wipe(pin)
+			if err != nil {
+				return fmt.Errorf("store: card %s: %w", c.ID, err)
+			}
+			if _, err := t.tx.ExecContext(ctx, `INSERT INTO cards (id, pan, pan_seq, expiry, name, account_id, status, pvv) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				c.ID, c.PAN, c.PANSeq, c.Expiry, c.Name, c.Account, string(c.Status), v); err != nil {
+				return fmt.Errorf("store: card %s: %w", c.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// Tx is the transaction Update hands to its function. It is valid only
+// during that call.
+type Tx struct {
+	tx *sql.Tx
+}
+
+// Update runs fn in one IMMEDIATE transaction, committed if fn returns
+// nil and rolled back otherwise. Updates run one at a time.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	select {
+	case s.write <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("store: %w", ctx.Err())
+	}
+	defer func() { <-s.write }()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+	if err := fn(&Tx{tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+const cardColumns = `id, pan, pan_seq, expiry, name, account_id, status, pvv, pin_tries`
+
+func scanCard(row *sql.Row, what string) (Card, error) {
+	var c Card
+	var st string
+	if err := row.Scan(&c.ID, &c.PAN, &c.PANSeq, &c.Expiry, &c.Name, &c.AccountID, &st, &c.PVV, &c.PINTries); err != nil {
+		return Card{}, notFound(err, what)
+	}
+	c.Status = seed.Status(st)
+	return c, nil
+}
+
+// Card returns the card with the given id.
+func (s *Store) Card(ctx context.Context, id string) (Card, error) {
+	return scanCard(s.db.QueryRowContext(ctx, `SELECT `+cardColumns+` FROM cards WHERE id = ?`, id), "card "+id)
+}
+
+// CardByPAN returns the card with the given PAN. The error does not
+// contain the PAN.
+func (t *Tx) CardByPAN(ctx context.Context, pan string) (Card, error) {
+	return scanCard(t.tx.QueryRowContext(ctx, `SELECT `+cardColumns+` FROM cards WHERE pan = ?`, pan), "card by PAN")
+}
+
+// SetCard sets a card's status and wrong-PIN count.
+func (t *Tx) SetCard(ctx context.Context, id string, st seed.Status, pinTries int) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE cards SET status = ?, pin_tries = ? WHERE id = ?`, string(st), pinTries, id)
+	return affected(res, err, "card "+id)
+}
+
+func affected(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return notFound(sql.ErrNoRows, what)
+	}
+	return nil
+}
+
+func account(ctx context.Context, q querier, id string) (Account, error) {
+	var a Account
+	err := q.QueryRowContext(ctx, `SELECT id, customer_id, currency, balance, daily_limit FROM accounts WHERE id = ?`, id).
+		Scan(&a.ID, &a.CustomerID, &a.Currency, &a.Balance, &a.DailyLimit)
+	if err != nil {
+		return Account{}, notFound(err, "account "+id)
+	}
+	return a, nil
+}
+
+// Account returns the account with the given id.
+func (s *Store) Account(ctx context.Context, id string) (Account, error) {
+	return account(ctx, s.db, id)
+}
+
+// Account returns the account with the given id.
+func (t *Tx) Account(ctx context.Context, id string) (Account, error) {
+	return account(ctx, t.tx, id)
+}
+
+// AddBalance adds delta (negative to debit) to an account's balance and
+// returns the new balance. A debit below zero fails.
+func (t *Tx) AddBalance(ctx context.Context, accountID string, delta int64) (int64, error) {
+	var b int64
+	err := t.tx.QueryRowContext(ctx, `UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance`, delta, accountID).Scan(&b)
+	if err != nil {
+		return 0, notFound(err, "account "+accountID)
+	}
+	return b, nil
+}
+
+// Withdrawn returns the cash taken from an account on day: approved
+// withdrawals less what reversals credited back.
+func (t *Tx) Withdrawn(ctx context.Context, accountID, day string) (int64, error) {
+	var n int64
+	err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount - reversed_amount), 0) FROM ledger
+		WHERE account_id = ? AND day = ? AND type = ? AND resp_code = '00'`, accountID, day, string(KindWithdrawal)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: withdrawn today: %w", err)
+	}
+	return n, nil
+}
+
+const entryColumns = `id, time, day, terminal_id, stan, transmit_time, rrn, auth_code, card_id, account_id,
+	type, amount, currency, resp_code, balance, token, reversed, reversed_amount, reversal_time`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEntry(r scanner) (Entry, error) {
+	var e Entry
+	var t int64
+	var card, acct sql.NullString
+	var kind string
+	var rev sql.NullInt64
+	err := r.Scan(&e.ID, &t, &e.Day, &e.TerminalID, &e.STAN, &e.TransmitTime, &e.RRN, &e.AuthCode, &card, &acct,
+		&kind, &e.Amount, &e.Currency, &e.RespCode, &e.Balance, &e.Token, &e.Reversed, &e.ReversedAmount, &rev)
+	if err != nil {
+		return Entry{}, err
+	}
+	e.Time = time.Unix(0, t)
+	e.CardID, e.Account, e.Kind = card.String, acct.String, Kind(kind)
+	if rev.Valid {
+		e.ReversalTime = time.Unix(0, rev.Int64)
+	}
+	return e, nil
+}
+
+// Find returns the ledger entry of the request with key k.
+func (t *Tx) Find(ctx context.Context, k Key) (Entry, error) {
+	e, err := scanEntry(t.tx.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM ledger
+		WHERE terminal_id = ? AND stan = ? AND transmit_time = ?`, k.TerminalID, k.STAN, k.TransmitTime))
+	if err != nil {
+		return Entry{}, notFound(err, fmt.Sprintf("ledger entry %s/%s/%s", k.TerminalID, k.STAN, k.TransmitTime))
+	}
+	return e, nil
+}
+
+// Append adds e to the ledger and returns it with its ID and RRN set. The
+// RRN is the Julian date of e.Time (YDDD) and the entry's ID modulo 10^8,
+// eight digits.
+func (t *Tx) Append(ctx context.Context, e Entry) (Entry, error) {
+	null := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO ledger (time, day, terminal_id, stan, transmit_time, auth_code,
+		card_id, account_id, type, amount, currency, resp_code, balance, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Time.UnixNano(), e.Day, e.TerminalID, e.STAN, e.TransmitTime, e.AuthCode, null(e.CardID), null(e.Account),
+		string(e.Kind), e.Amount, e.Currency, e.RespCode, e.Balance, e.Token)
+	if err != nil {
+		return Entry{}, fmt.Errorf("store: append ledger entry: %w", err)
+	}
+	if e.ID, err = res.LastInsertId(); err != nil {
+		return Entry{}, fmt.Errorf("store: append ledger entry: %w", err)
+	}
+	e.RRN = fmt.Sprintf("%d%03d%08d", e.Time.Year()%10, e.Time.YearDay(), e.ID%100_000_000)
+	if _, err := t.tx.ExecContext(ctx, `UPDATE ledger SET rrn = ? WHERE id = ?`, e.RRN, e.ID); err != nil {
+		return Entry{}, fmt.Errorf("store: append ledger entry: %w", err)
+	}
+	return e, nil
+}
+
+// MarkReversed records that the entry with the given id was reversed at
+// time at, crediting amount back.
+func (t *Tx) MarkReversed(ctx context.Context, id, amount int64, at time.Time) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE ledger SET reversed = 1, reversed_amount = ?, reversal_time = ? WHERE id = ?`,
+		amount, at.UnixNano(), id)
+	return affected(res, err, fmt.Sprintf("ledger entry %d", id))
+}
+
+// Ledger returns every ledger entry, oldest first.
+func (s *Store) Ledger(ctx context.Context) ([]Entry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+entryColumns+` FROM ledger ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: ledger: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: ledger: %w", err)
+	}
+	return out, nil
+}
+
+// SetTerminal records a terminal's sign-on state.
+func (t *Tx) SetTerminal(ctx context.Context, id string, signedOn bool, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO terminals (id, signed_on, updated) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET signed_on = excluded.signed_on, updated = excluded.updated`, id, signedOn, at.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: terminal %s: %w", id, err)
+	}
+	return nil
+}
+
+// Terminal returns what the host knows about a terminal.
+func (s *Store) Terminal(ctx context.Context, id string) (Terminal, error) {
+	var t Terminal
+	var ns int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, signed_on, updated FROM terminals WHERE id = ?`, id).Scan(&t.ID, &t.SignedOn, &ns)
+	if err != nil {
+		return Terminal{}, notFound(err, "terminal "+id)
+	}
+	t.Updated = time.Unix(0, ns)
+	return t, nil
+}

@@ -1,0 +1,654 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/atmd/atmd/atm"
+	"github.com/atmd/atmd/hal/cardreader"
+	"github.com/atmd/atmd/hal/dispenser"
+	"github.com/atmd/atmd/hal/display"
+	"github.com/atmd/atmd/hostlink"
+	"github.com/atmd/atmd/internal/clock"
+	"github.com/atmd/atmd/internal/currency"
+	"github.com/atmd/atmd/journal"
+	"github.com/atmd/atmd/sim/devsim"
+	"github.com/atmd/atmd/sim/host"
+	"github.com/atmd/atmd/sim/host/seed"
+)
+
+// Start is the simulated time every scenario starts at.
+var Start = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+
+// Options adjust a run.
+type Options struct {
+	// Trace, when set, receives each step as it runs.
+	Trace io.Writer
+	// Patience is how long (real time) an expectation or an action waits
+	// for the ATM; default 5s.
+	Patience time.Duration
+	// KeepDir keeps the run's temporary directory (state, journal, host
+	// database, log) even when the scenario passes.
+	KeepDir bool
+	// Dir is where the run's temporary directory is made; default the
+	// system's temporary directory.
+	Dir string
+}
+
+// StepError is a failed step.
+type StepError struct {
+	File string
+	Step Step
+	Msg  string
+	Dir  string // where the run's state and log were kept
+}
+
+func (e *StepError) Error() string {
+	s := fmt.Sprintf("%s:%d: %s: %s", e.File, e.Step.Line, e.Step.Raw, e.Msg)
+	if e.Dir != "" {
+		s += "\n     (state and log kept in " + e.Dir + ")"
+	}
+	return s
+}
+
+// run is one scenario in progress.
+type run struct {
+	sc       *Scenario
+	o        Options
+	cfg      *atm.Config
+	cur      currency.Currency
+	seed     *seed.Seed
+	clk      *clock.Fake
+	d        *atm.Daemon
+	sim      *atm.SimDevices
+	h        *host.Host
+	hostAddr string
+	hostStop context.CancelFunc
+	hostDone chan error
+	log      zerolog.Logger
+
+	mu        sync.Mutex
+	msgs      []hostMsg
+	msgCursor int
+	scrCursor int
+}
+
+type hostMsg struct {
+	dir hostlink.Direction
+	m   hostlink.Message
+}
+
+// Run runs one scenario against a fresh ATM and host built from base
+// (which must have a host section), and returns the first failure.
+func Run(ctx context.Context, base *atm.Config, sc *Scenario, o Options) (err error) {
+	if base.Host == nil {
+		return errors.New("scenario: the config has no host section; scenarios need the reference host")
+	}
+	if o.Patience == 0 {
+		o.Patience = 5 * time.Second
+	}
+	dir, err := os.MkdirTemp(o.Dir, "atmd-scenario-")
+	if err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	r := &run{sc: sc, o: o, clk: clock.NewFake(Start)}
+	defer func() {
+		if err != nil {
+			var se *StepError
+			if errors.As(err, &se) {
+				se.Dir = dir
+			}
+			return
+		}
+		if !o.KeepDir {
+			os.RemoveAll(dir)
+		}
+	}()
+	logf, err := os.Create(filepath.Join(dir, "atmd.log"))
+	if err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	defer logf.Close()
+	r.log = zerolog.New(logf).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+
+	cfg := *base
+	hc := *base.Host
+	cfg.ATM.StateDir = filepath.Join(dir, "atm")
+	hc.DB = filepath.Join(dir, "host.db")
+	r.cfg = &cfg
+	r.cur, _ = currency.ByAlpha(cfg.ATM.Currency)
+	if r.seed, err = seed.Load(hc.Seed); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := r.startHost(ctx, hc); err != nil {
+		return err
+	}
+	defer r.stopHost()
+	defer r.h.Close()
+	cfg.Host = nil
+	cfg.HostLink.Addr = r.hostAddr
+	r.d, err = atm.Start(ctx, &cfg, atm.DaemonOptions{
+		Clock: r.clk, ManualTicks: true, NoControl: true, Log: r.log,
+		Observe: func(dir hostlink.Direction, m *hostlink.Message) {
+			r.mu.Lock()
+			r.msgs = append(r.msgs, hostMsg{dir, *m})
+			r.mu.Unlock()
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("scenario: start atmd: %w", err)
+	}
+	defer r.d.Stop()
+	r.sim = r.d.Sim
+	if err := r.waitInService(ctx); err != nil {
+		return fmt.Errorf("%s: the ATM did not come into service: %w", sc.File, err)
+	}
+	for _, st := range sc.Steps {
+		if o.Trace != nil {
+			fmt.Fprintf(o.Trace, "  %4d  %s\n", st.Line, st.Raw)
+		}
+		if err := r.step(ctx, st); err != nil {
+			return &StepError{File: sc.File, Step: st, Msg: err.Error()}
+		}
+	}
+	// Whatever the scenario checked, the flows must never have taken an
+	// undeclared transition.
+	if bad := r.d.Journal.Records(func(rec journal.Record) bool { return rec.Kind == "FLOW-ERROR" }); len(bad) > 0 {
+		return fmt.Errorf("%s: flow error: %s", sc.File, bad[0])
+	}
+	return nil
+}
+
+func (r *run) startHost(ctx context.Context, hc host.Config) error {
+	h, err := host.New(hc, host.WithClock(r.clk), host.WithReset(), host.WithLogger(r.log))
+	if err != nil {
+		return fmt.Errorf("scenario: host: %w", err)
+	}
+	if err := h.Open(ctx); err != nil {
+		return fmt.Errorf("scenario: host: %w", err)
+	}
+	r.h = h
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.Close()
+		return fmt.Errorf("scenario: host: %w", err)
+	}
+	r.hostAddr = ln.Addr().String()
+	r.serveHost(ctx, ln)
+	return nil
+}
+
+func (r *run) serveHost(ctx context.Context, ln net.Listener) {
+	hctx, stop := context.WithCancel(ctx)
+	r.hostStop = stop
+	r.hostDone = make(chan error, 1)
+	go func() { r.hostDone <- r.h.Serve(hctx, ln) }()
+}
+
+func (r *run) stopHost() {
+	if r.hostStop != nil {
+		r.hostStop()
+		<-r.hostDone
+		r.hostStop = nil
+	}
+}
+
+// settle lets the ATM catch up with everything already posted.
+func (r *run) settle(ctx context.Context) error {
+	return r.d.Runner.Tick(ctx)
+}
+
+// poll re-checks cond until it holds or patience runs out; it returns
+// cond's last description of what it saw.
+func (r *run) poll(ctx context.Context, cond func() (bool, string)) error {
+	ctx, cancel := context.WithTimeout(ctx, r.o.Patience)
+	defer cancel()
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if ok, _ := cond(); ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			// One last look, so the message says what is true now.
+			ok, saw := cond()
+			if ok {
+				return nil
+			}
+			return errors.New(saw)
+		case <-t.C:
+			r.d.Runner.Tick(ctx) // health and timers see the current time
+		}
+	}
+}
+
+func (r *run) waitInService(ctx context.Context) error {
+	return r.poll(ctx, func() (bool, string) {
+		s := r.d.Runner.Snapshot()
+		return s.Service == "in-service", fmt.Sprintf("service %s (%s)", s.Service, s.Reason)
+	})
+}
+
+func (r *run) patience(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.o.Patience)
+}
+
+func (r *run) step(ctx context.Context, st Step) error {
+	a := st.Args
+	switch st.Verb {
+	case "insert card":
+		pctx, cancel := r.patience(ctx)
+		defer cancel()
+		if a[0] == "unreadable" {
+			return r.notReady(r.sim.CardReader.InsertUnreadable(pctx), "the card slot")
+		}
+		c, ok := r.seed.Card(a[0])
+		if !ok {
+			return fmt.Errorf("no card %q in the seed data (%s)", a[0], r.cardIDs())
+		}
+		return r.notReady(r.sim.CardReader.Insert(pctx, cardOf(c)), "the card slot")
+	case "take card":
+		pctx, cancel := r.patience(ctx)
+		defer cancel()
+		return r.notReady(r.sim.CardReader.Take(pctx), "a card to take (card is "+r.sim.CardReader.State()+")")
+	case "take cash":
+		pctx, cancel := r.patience(ctx)
+		defer cancel()
+		return r.notReady(r.sim.Dispenser.Take(pctx), "cash to take")
+	case "enter":
+		var keys []string
+		for _, c := range a[0] {
+			keys = append(keys, string(c))
+		}
+		return r.press(ctx, keys)
+	case "press":
+		return r.press(ctx, a)
+	case "choose":
+		return r.choose(ctx, a[0])
+	case "wait":
+		d, _ := time.ParseDuration(a[0])
+		return r.wait(ctx, d)
+	case "host stop":
+		r.stopHost()
+		return r.settle(ctx)
+	case "host start":
+		if r.hostStop != nil {
+			return errors.New("the host is already running")
+		}
+		ln, err := net.Listen("tcp", r.hostAddr)
+		if err != nil {
+			return fmt.Errorf("cannot listen on %s again: %w", r.hostAddr, err)
+		}
+		r.serveHost(ctx, ln)
+		return nil
+	case "fault", "clear":
+		dev, ok := r.faulty(a[0])
+		if !ok {
+			return fmt.Errorf("no device %q (devices: cardreader, pinpad, display, opdisplay, nfctag, dispenser, printer, camera, sensors)", a[0])
+		}
+		if st.Verb == "clear" {
+			dev.Clear()
+		} else if err := dev.Inject(a[1]); err != nil {
+			return err
+		}
+		return r.settle(ctx)
+	case "expect screen":
+		return r.expectScreen(ctx, a[0])
+	case "expect text":
+		return r.poll(ctx, func() (bool, string) {
+			s := r.sim.Display.Current()
+			return strings.Contains(s.Text(), a[0]), fmt.Sprintf("screen %s says %q", s.ID, s.Text())
+		})
+	case "expect state":
+		return r.poll(ctx, func() (bool, string) {
+			s := r.d.Runner.Snapshot()
+			return s.Service == a[0], fmt.Sprintf("the ATM is %s (%s), state %s", s.Service, s.Reason, s.State)
+		})
+	case "expect cash":
+		return r.expectCash(ctx, a)
+	case "expect card":
+		return r.expectCard(ctx, a[0])
+	case "expect receipt":
+		return r.expectReceipt(ctx, a)
+	case "expect journal":
+		return r.poll(ctx, func() (bool, string) { return r.journalHas(a[0], a[1:]) })
+	case "expect no journal":
+		if err := r.settle(ctx); err != nil {
+			return err
+		}
+		if ok, _ := r.journalHas(a[0], nil); ok {
+			recs := r.d.Journal.Records(func(rec journal.Record) bool { return rec.Kind == a[0] })
+			return fmt.Errorf("the journal has %s", recs[0])
+		}
+		return nil
+	case "expect host":
+		return r.expectHost(ctx, a)
+	case "expect balance":
+		want, _ := parseAmount(a[1])
+		return r.poll(ctx, func() (bool, string) {
+			got, err := r.h.Balance(ctx, a[0])
+			if err != nil {
+				return false, err.Error()
+			}
+			return got == r.minor(want), "balance is " + r.cur.Format(got)
+		})
+	}
+	return fmt.Errorf("step not implemented")
+}
+
+func (r *run) notReady(err error, what string) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("the ATM was not waiting for %s within %v (screen %s)", what, r.o.Patience, r.sim.Display.Current().ID)
+	}
+	return err
+}
+
+func (r *run) minor(v float64) int64 { return int64(math.Round(v * float64(r.cur.Major()))) }
+
+func (r *run) cardIDs() string {
+	var ids []string
+	for _, cu := range r.seed.Customers {
+		for _, c := range cu.Cards {
+			ids = append(ids, c.ID)
+		}
+	}
+	return "cards: " + strings.Join(ids, ", ")
+}
+
+// cardOf turns a seed card into what a chip reader reads from it.
+func cardOf(c seed.Card) cardreader.Card {
+	return cardreader.Card{
+		PAN: c.PAN, PANSeq: fmt.Sprintf("%03d", c.PANSeq), Expiry: c.Expiry,
+		Track2: c.PAN + "=" + c.Expiry + "201" + "0000000000", Name: c.Name, Technology: cardreader.Chip,
+	}
+}
+
+func (r *run) press(ctx context.Context, names []string) error {
+	for _, n := range names {
+		k, err := keyName(n)
+		if err != nil {
+			return err
+		}
+		pctx, cancel := r.patience(ctx)
+		err = r.sim.PinPad.Press(pctx, k)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("the PIN pad did not take key %s within %v (entry %q, screen %s)", n, r.o.Patience, r.sim.PinPad.Active(), r.sim.Display.Current().ID)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// choose presses the function key of a menu item on the current screen.
+func (r *run) choose(ctx context.Context, want string) error {
+	var key string
+	err := r.poll(ctx, func() (bool, string) {
+		s := r.sim.Display.Current()
+		var have []string
+		for _, m := range s.Menu {
+			if m.ID == want || strings.EqualFold(m.Label, want) {
+				key = m.Key
+				return true, ""
+			}
+			have = append(have, m.ID)
+		}
+		return false, fmt.Sprintf("screen %s has no item %q (items: %s)", s.ID, want, strings.Join(have, ", "))
+	})
+	if err != nil {
+		return err
+	}
+	return r.press(ctx, []string{key})
+}
+
+// wait lets simulated time pass, a second at a time, so every timer
+// fires at its moment and the ATM reacts to each before the next.
+func (r *run) wait(ctx context.Context, d time.Duration) error {
+	if err := r.settle(ctx); err != nil {
+		return err
+	}
+	for d > 0 {
+		s := min(d, time.Second)
+		r.clk.Advance(s)
+		d -= s
+		if err := r.settle(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) faulty(name string) (devsim.Faulty, bool) {
+	s := r.sim
+	switch name {
+	case "cardreader":
+		return s.CardReader, true
+	case "pinpad":
+		return s.PinPad, true
+	case "display":
+		return s.Display, true
+	case "opdisplay":
+		return s.OpDisplay, true
+	case "nfctag":
+		return s.NFCTag.Faults(), true
+	case "dispenser":
+		return s.Dispenser, true
+	case "printer":
+		return s.Printer, true
+	case "camera":
+		return s.Camera, true
+	case "sensors":
+		return s.Sensors, true
+	}
+	return nil, false
+}
+
+func (r *run) expectScreen(ctx context.Context, id string) error {
+	var seen []display.Screen
+	err := r.poll(ctx, func() (bool, string) {
+		hist := r.sim.Display.History()
+		seen = hist[min(r.scrCursor, len(hist)):]
+		for i, s := range seen {
+			if s.ID == id {
+				r.scrCursor += i + 1
+				return true, ""
+			}
+		}
+		var ids []string
+		for _, s := range seen {
+			if len(ids) == 0 || ids[len(ids)-1] != s.ID {
+				ids = append(ids, s.ID)
+			}
+		}
+		cur := r.sim.Display.Current()
+		if len(ids) == 0 {
+			return false, fmt.Sprintf("no new screen; still %s (%q)", cur.ID, cur.Title)
+		}
+		return false, fmt.Sprintf("saw %s instead (now %q)", strings.Join(ids, ", "), cur.Title)
+	})
+	return err
+}
+
+func (r *run) denominations() map[int]int64 {
+	out := map[int]int64{}
+	cs, _ := r.sim.Dispenser.Cassettes(context.Background())
+	for _, c := range cs {
+		out[c.ID] = c.Denomination
+	}
+	return out
+}
+
+func (r *run) describeNotes(ns []dispenser.Notes) (int64, map[float64]int, string) {
+	den := r.denominations()
+	var total int64
+	byDen := map[float64]int{}
+	for _, n := range ns {
+		total += den[n.Cassette] * int64(n.Count)
+		byDen[float64(den[n.Cassette])/float64(r.cur.Major())] += n.Count
+	}
+	var parts []string
+	for d, c := range byDen {
+		parts = append(parts, fmt.Sprintf("%gx%d", d, c))
+	}
+	sort.Strings(parts)
+	return total, byDen, r.cur.Format(total) + " in notes " + strings.Join(parts, ",")
+}
+
+func (r *run) expectCash(ctx context.Context, a []string) error {
+	if a[0] == "none" {
+		if err := r.settle(ctx); err != nil {
+			return err
+		}
+		taken := r.sim.Dispenser.Taken()
+		tray := r.sim.Dispenser.Tray()
+		if len(taken)+len(tray) > 0 {
+			_, _, got := r.describeNotes(append(taken, tray...))
+			return fmt.Errorf("cash was dispensed: %s", got)
+		}
+		return nil
+	}
+	want, _ := parseAmount(a[0])
+	var notes map[float64]int
+	if len(a) == 3 {
+		notes, _ = parseNotes(a[2])
+	}
+	return r.poll(ctx, func() (bool, string) {
+		tray := r.sim.Dispenser.Tray()
+		if len(tray) == 0 {
+			return false, "no cash presented"
+		}
+		total, byDen, desc := r.describeNotes(tray)
+		if total != r.minor(want) {
+			return false, "presented " + desc
+		}
+		if notes != nil {
+			if len(notes) != len(byDen) {
+				return false, "presented " + desc
+			}
+			for d, c := range notes {
+				if byDen[d] != c {
+					return false, "presented " + desc
+				}
+			}
+		}
+		return true, ""
+	})
+}
+
+func (r *run) expectCard(ctx context.Context, want string) error {
+	return r.poll(ctx, func() (bool, string) {
+		st := r.sim.CardReader.State()
+		ret := len(r.sim.CardReader.Retained())
+		var ok bool
+		switch want {
+		case "ejected":
+			ok = st == devsim.CardPresented
+		case "inside":
+			ok = st == devsim.CardInside
+		case "retained":
+			ok = ret > 0 && st == devsim.CardEmpty
+		case "none":
+			ok = st == devsim.CardEmpty && ret == 0
+		}
+		return ok, fmt.Sprintf("the card is %s, %d retained", st, ret)
+	})
+}
+
+func (r *run) expectReceipt(ctx context.Context, a []string) error {
+	if a[0] == "none" {
+		if err := r.settle(ctx); err != nil {
+			return err
+		}
+		if rs := r.sim.Printer.Receipts(); len(rs) > 0 {
+			return fmt.Errorf("a receipt was printed:\n%s", strings.Join(rs[0].Lines, "\n"))
+		}
+		return nil
+	}
+	return r.poll(ctx, func() (bool, string) {
+		rs := r.sim.Printer.Receipts()
+		if len(rs) == 0 {
+			return false, "no receipt printed"
+		}
+		text := strings.Join(rs[len(rs)-1].Lines, "\n")
+		return strings.Contains(text, a[1]), "the receipt says:\n" + text
+	})
+}
+
+func (r *run) journalHas(kind string, kvs []string) (bool, string) {
+	recs := r.d.Journal.Records(nil)
+	var kinds []string
+	for _, rec := range recs {
+		kinds = append(kinds, rec.Kind)
+		if rec.Kind != kind {
+			continue
+		}
+		match := true
+		for _, kv := range kvs {
+			k, v, _ := strings.Cut(kv, "=")
+			if rec.Fields[k] != v {
+				match = false
+			}
+		}
+		if match {
+			return true, ""
+		}
+	}
+	return false, "journal has " + strings.Join(kinds, ", ")
+}
+
+func (r *run) expectHost(ctx context.Context, a []string) error {
+	want := map[string]string{}
+	for i := 1; i+1 < len(a); i += 2 {
+		want[a[i]] = a[i+1]
+	}
+	return r.poll(ctx, func() (bool, string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		var seen []string
+		for i := r.msgCursor; i < len(r.msgs); i++ {
+			m := r.msgs[i].m
+			seen = append(seen, fmt.Sprintf("%s proc %s rc %s", m.MTI, m.ProcCode, m.RespCode))
+			if m.MTI != a[0] {
+				continue
+			}
+			ok := true
+			for k, v := range want {
+				switch k {
+				case "proc":
+					ok = ok && m.ProcCode == v
+				case "rc":
+					ok = ok && m.RespCode == v
+				case "amount":
+					f, _ := parseAmount(v)
+					ok = ok && m.Amount == r.minor(f)
+				}
+			}
+			if ok {
+				r.msgCursor = i + 1
+				return true, ""
+			}
+		}
+		if len(seen) == 0 {
+			return false, "no new host messages"
+		}
+		return false, "host messages since the last match: " + strings.Join(seen, "; ")
+	})
+}
