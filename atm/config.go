@@ -1,18 +1,17 @@
 package atm
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/atmd/atmd/flows"
 	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/internal/currency"
+	"github.com/atmd/atmd/internal/keymat"
 	"github.com/atmd/atmd/internal/strictyaml"
 	"github.com/atmd/atmd/sim/host"
 )
@@ -113,21 +112,8 @@ type CassetteConfig struct {
 	Low          int   `yaml:"low"`
 }
 
-// HexKey is key material written in hex. It never prints itself.
-type HexKey []byte
-
-// UnmarshalText decodes hex.
-func (k *HexKey) UnmarshalText(b []byte) error {
-	v, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		return fmt.Errorf("not a hex key: %w", err)
-	}
-	*k = v
-	return nil
-}
-
-// String hides the key.
-func (k HexKey) String() string { return fmt.Sprintf("<%d-byte key>", len(k)) }
+// HexKey is key material written in hex; it never prints itself.
+type HexKey = keymat.Key
 
 // LoadConfig reads and validates a config file.
 func LoadConfig(path string) (*Config, error) {

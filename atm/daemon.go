@@ -59,6 +59,7 @@ type Daemon struct {
 	HostLn  net.Listener
 
 	cancel context.CancelFunc
+	lock   *os.File // flock on the state dir, held for the daemon's life
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	errs   []error
@@ -81,6 +82,11 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 	state := cfg.Path(cfg.ATM.StateDir)
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("atm: state dir: %w", err)
+	}
+	// One atmd per state dir: a second one would write into the first's
+	// journal and fight over the devices.
+	if d.lock, err = lockDir(state); err != nil {
+		return nil, err
 	}
 	if d.Journal, err = journal.Open(filepath.Join(state, "journal.jsonl"), journal.Options{Now: o.Clock.Now}); err != nil {
 		return nil, err
@@ -182,6 +188,10 @@ func (d *Daemon) Stop() error {
 	}
 	if d.Journal != nil {
 		d.Journal.Close()
+	}
+	if d.lock != nil {
+		d.lock.Close() // releases the flock
+		d.lock = nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

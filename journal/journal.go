@@ -86,7 +86,7 @@ type Options struct {
 // record). A corrupt record in the middle is an error: the file is left
 // untouched for a person to look at.
 func Open(path string, opts Options) (*Journal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}

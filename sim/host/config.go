@@ -1,16 +1,12 @@
 package host
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/atmd/atmd/internal/keymat"
 	"net"
 	"os"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/atmd/atmd/internal/pinblock"
 	"github.com/atmd/atmd/internal/strictyaml"
 	"github.com/atmd/atmd/sim/host/hsm"
 )
@@ -98,47 +94,9 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Key is key material, written in YAML as a hex string. It never prints
-// its bytes: String and every fmt verb give the TDES key check value of a
-// 16- or 24-byte key ("KCV 1A2B3C") and "***" for any other length, and
-// so does MarshalText, so a Key is safe in logs and dumps.
-type Key []byte
-
-// UnmarshalYAML decodes a hex string. Its errors give the line but never
-// the value.
-func (k *Key) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: key must be a hex string", n.Line)}}
-	}
-	if err := k.UnmarshalText([]byte(n.Value)); err != nil {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: key must be a hex string", n.Line)}}
-	}
-	return nil
-}
-
-// UnmarshalText decodes a hex string.
-func (k *Key) UnmarshalText(b []byte) error {
-	out := make([]byte, hex.DecodedLen(len(b)))
-	if _, err := hex.Decode(out, b); err != nil {
-		return fmt.Errorf("%w: key is not hex", ErrConfig)
-	}
-	*k = out
-	return nil
-}
-
-// String returns the key's check value or "***", never the key.
-func (k Key) String() string {
-	if kcv, err := pinblock.KCV(k); err == nil {
-		return fmt.Sprintf("KCV %X", kcv)
-	}
-	return "***"
-}
-
-// Format writes String for every verb.
-func (k Key) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
-
-// MarshalText returns String, so encoders never write the key.
-func (k Key) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+// Key is key material, written in YAML as a hex string; it never prints
+// its bytes (see internal/keymat).
+type Key = keymat.Key
 
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {

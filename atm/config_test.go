@@ -1,0 +1,339 @@
+package atm_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/atmd/atmd/atm"
+	"github.com/atmd/atmd/internal/strictyaml"
+)
+
+const simConfig = "../configs/sim.yaml"
+
+// readSim returns the text of configs/sim.yaml, the base every case edits.
+func readSim(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(simConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// hexRun finds what looks like key material: long runs of hex digits.
+var hexRun = regexp.MustCompile(`[0-9A-Fa-f]{16,}`)
+
+// assertNoKeyMaterial fails when err's text contains any hex run of in.
+func assertNoKeyMaterial(t *testing.T, in string, err error) {
+	t.Helper()
+	text := strings.ToLower(err.Error())
+	for _, k := range hexRun.FindAllString(in, -1) {
+		if strings.Contains(text, strings.ToLower(k)) {
+			t.Errorf("error reveals key material %s: %q", k, err)
+		}
+	}
+}
+
+func TestLoadConfigSim(t *testing.T) {
+	c, err := atm.LoadConfig(simConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ATM.ID != "ATM00001" || c.ATM.Institution != "000000000001" || c.ATM.Currency != "TWD" ||
+		c.ATM.MaxAmount != 20000 || len(c.ATM.FastAmounts) != 6 || c.HostLink.Addr != "127.0.0.1:5800" {
+		t.Errorf("config = %+v", c.ATM)
+	}
+	if c.Host == nil {
+		t.Fatal("sim.yaml has a host section, got none")
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate on a loaded config: %v", err)
+	}
+
+	// Relative paths resolve against configs/, not the working directory.
+	dir, err := filepath.Abs("../configs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct{ name, got, want string }{
+		{"state_dir", c.Path(c.ATM.StateDir), filepath.Join(dir, "../var/sim")},
+		{"control_socket", c.Path(c.ATM.ControlSocket), filepath.Join(dir, "../var/sim/atmd.sock")},
+		{"host.db", c.Host.DB, filepath.Join(dir, "../var/sim/host.db")},
+		{"host.seed", c.Host.Seed, filepath.Join(dir, "seed.yaml")},
+	} {
+		if p.got != p.want {
+			t.Errorf("%s = %q, want %q", p.name, p.got, p.want)
+		}
+	}
+	if _, err := os.Stat(c.Host.Seed); err != nil {
+		t.Errorf("resolved seed path: %v", err)
+	}
+
+	// The same text somewhere else resolves against that directory, and
+	// absolute paths stay as written.
+	other := filepath.Join(t.TempDir(), "etc")
+	if err := os.Mkdir(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(readSim(t), "control_socket: ../var/sim/atmd.sock", "control_socket: /run/atmd/atmd.sock", 1)
+	path := filepath.Join(other, "atmd.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = atm.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Path(c.ATM.StateDir), filepath.Join(other, "../var/sim"); got != want {
+		t.Errorf("state_dir = %q, want %q", got, want)
+	}
+	if got, want := c.Host.Seed, filepath.Join(other, "seed.yaml"); got != want {
+		t.Errorf("host.seed = %q, want %q", got, want)
+	}
+	if got := c.Path(c.ATM.ControlSocket); got != "/run/atmd/atmd.sock" {
+		t.Errorf("absolute control_socket = %q, want it unchanged", got)
+	}
+
+	// ParseConfig alone has no directory: paths stay as written.
+	pc, err := atm.ParseConfig([]byte(readSim(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pc.Path(pc.ATM.StateDir); got != "../var/sim" {
+		t.Errorf("ParseConfig state_dir = %q, want it as written", got)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	_, err := atm.LoadConfig(filepath.Join(t.TempDir(), "missing.yaml"))
+	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "config: ") {
+		t.Errorf("missing file: err = %v", err)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	text := strings.Replace(readSim(t), "max_notes: 40", "max_notes: many", 1)
+	if err := os.WriteFile(bad, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = atm.LoadConfig(bad)
+	if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "atm.max_notes") {
+		t.Errorf("bad file: err = %v, want it to name the file and the key", err)
+	}
+}
+
+// lineOf returns the 1-based line of the first occurrence of s in text.
+func lineOf(t *testing.T, text, s string) int {
+	t.Helper()
+	i := strings.Index(text, s)
+	if i < 0 {
+		t.Fatalf("%q not in the config", s)
+	}
+	return strings.Count(text[:i], "\n") + 1
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	base := readSim(t)
+	const pinKey = "9105B32F86B7DCB99A0E313B0FA297B3"
+	tests := []struct {
+		name  string
+		edits []string // pairs: replace the first old with new in sim.yaml
+		// want are substrings of the error; "@line" in one is replaced
+		// by the line of marker in the edited text.
+		want   []string
+		marker string
+		is     error // a sentinel the error must wrap, if any
+	}{
+		{name: "unknown top-level key", edits: []string{"log:\n", "colour: red\nlog:\n"},
+			marker: "colour: red", want: []string{"line @line: colour: field colour not found"}},
+		{name: "unknown nested key", edits: []string{"  printer: {driver: sim}\n", "  printer:\n    driver: sim\n    colour: red\n"},
+			marker: "    colour: red", want: []string{"line @line: devices.printer.colour: field colour not found"}},
+		{name: "unknown key in a flow mapping", edits: []string{"printer: {driver: sim}", "printer: {driver: sim, colour: red}"},
+			marker: "printer: {driver: sim, colour", want: []string{"line @line: devices.printer", "field colour not found"}},
+		{name: "unknown key in a list item", edits: []string{"{id: 2, denomination: 500,", "{id: 2, denom: 500,"},
+			marker: "{id: 2, denom:", want: []string{"line @line: devices.dispenser.cassettes[1]", "field denom not found"}},
+		{name: "wrong type", edits: []string{"max_notes: 40", "max_notes: many"},
+			marker: "max_notes: many", want: []string{"line @line: atm.max_notes: cannot unmarshal"}},
+		{name: "wrong type duration", edits: []string{"timeout: 30s", "timeout: soon"},
+			marker: "timeout: soon", want: []string{"line @line: host_link.timeout: cannot unmarshal"}},
+		{name: "key material in a number field", edits: []string{"max_notes: 40", "max_notes: " + pinKey},
+			marker: "max_notes: 91", want: []string{"line @line: atm.max_notes: cannot unmarshal"}},
+		{name: "missing device", edits: []string{"  printer: {driver: sim}\n", ""},
+			want: []string{"devices.printer: missing"}},
+		{name: "missing pinpad", edits: []string{"  pinpad:\n    driver: sim\n    keys:\n      pin: " + pinKey + "     # demo TDES PIN key, shared with host.pin_key\n", ""},
+			want: []string{"devices.pinpad: missing"}},
+		{name: "bad driver", edits: []string{"camera: {driver: sim}", "camera: {driver: usb}"},
+			want: []string{`devices.camera.driver: unknown driver "usb"`}},
+		{name: "empty driver", edits: []string{"cardreader: {driver: sim}", "cardreader: {}"},
+			want: []string{`devices.cardreader.driver: unknown driver ""`}},
+		{name: "host_link.addr without port", edits: []string{"addr: 127.0.0.1:5800", "addr: 127.0.0.1"},
+			want: []string{`host_link.addr: must be host:port, got "127.0.0.1"`}},
+		{name: "host_link.addr empty", edits: []string{"addr: 127.0.0.1:5800", `addr: ""`},
+			want: []string{"host_link.addr: must be host:port"}},
+		{name: "7-character ATM id", edits: []string{"id: ATM00001", "id: ATM0001"},
+			want: []string{`atm.id: must be 8 characters, got "ATM0001"`}},
+		{name: "9-character ATM id", edits: []string{"id: ATM00001", "id: ATM000001"},
+			want: []string{"atm.id: must be 8 characters"}},
+		{name: "fast amount above max_amount", edits: []string{"max_amount: 20000", "max_amount: 15000"},
+			want: []string{"atm.fast_amounts: 20000 is not within 1..max_amount"}},
+		{name: "too many fast amounts", edits: []string{"[1000, 2000, 3000, 5000, 10000, 20000]", "[100, 1000, 2000, 3000, 5000, 10000, 20000]"},
+			want: []string{"atm.fast_amounts: need 1 to 6 amounts"}},
+		{name: "unknown currency", edits: []string{"currency: TWD", "currency: XYZ"},
+			want: []string{`atm.currency: unknown currency "XYZ"`}},
+		{name: "pin format", edits: []string{"pin_format: iso0", "pin_format: iso4"},
+			want: []string{"atm.pin_format: only iso0"}},
+		{name: "short PIN key", edits: []string{"pin: " + pinKey, "pin: 9105B32F86B7DCB9"},
+			want: []string{"devices.pinpad.keys.pin: need a 16- or 24-byte TDES PIN key"}},
+		{name: "PIN key under another name", edits: []string{"pin_key: pin ", "pin_key: pek "},
+			want: []string{"devices.pinpad.keys.pek: need a 16- or 24-byte TDES PIN key"}},
+		{name: "PIN key not hex", edits: []string{"pin: " + pinKey, "pin: 9105B32F86B7DCB99A0E313B0FA297BZ"},
+			want: []string{"devices.pinpad.keys.pin: key must be a hex string"}},
+		{name: "short dispense key", edits: []string{"key: 3CAA386DA491CAA3126C0B9CFDE4A964A80E4E91337126231D0F85D48462B479", "key: 3CAA386DA491CAA3126C0B9CFDE4A964"},
+			want: []string{"devices.dispenser.key: need at least 32 bytes"}},
+		{name: "duplicate cassette", edits: []string{"{id: 2, denomination: 500,", "{id: 1, denomination: 500,"},
+			want: []string{"devices.dispenser.cassettes[1]: need a unique positive id"}},
+		{name: "host PIN key short", edits: []string{"  pin_key: " + pinKey, "  pin_key: 9105B32F86B7DCB9"},
+			want: []string{"host: ", "pin_key must be 16 or 24 bytes, is 8"}},
+		{name: "host key not hex", edits: []string{"pvk: 98FCC989C87BAF57C9D721C1EA74D3B1", "pvk: 98FCC989C87BAF57C9D721C1EA74D3BX"},
+			marker: "pvk: 98FC", want: []string{"line @line: host.pvk: key must be a hex string"}},
+		{name: "log level", edits: []string{"level: info", "level: loud"},
+			want: []string{"log.level: must be"}},
+		{name: "every problem reported", edits: []string{"id: ATM00001", "id: ATM1", "max_amount: 20000", "max_amount: 0"},
+			want: []string{"atm.id: must be 8 characters", "atm.max_amount: must be positive"}},
+		{name: "empty document", edits: []string{base, "# nothing here\n"}, is: strictyaml.ErrEmpty},
+		{name: "two documents", edits: []string{"log:\n", "---\nlog:\n"}, is: strictyaml.ErrMultiple},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := base
+			for i := 0; i+1 < len(tt.edits); i += 2 {
+				out := strings.Replace(in, tt.edits[i], tt.edits[i+1], 1)
+				if out == in {
+					t.Fatalf("%q not in sim.yaml", tt.edits[i])
+				}
+				in = out
+			}
+			c, err := atm.ParseConfig([]byte(in))
+			if err == nil {
+				t.Fatalf("ParseConfig accepted it: %+v", c)
+			}
+			if c != nil {
+				t.Errorf("ParseConfig returned a config with its error")
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("err = %v, want %v", err, tt.is)
+			}
+			for _, w := range tt.want {
+				if tt.marker != "" {
+					w = strings.ReplaceAll(w, "@line", fmt.Sprint(lineOf(t, in, tt.marker)))
+				}
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %q\nwant it to contain %q", err, w)
+				}
+			}
+			assertNoKeyMaterial(t, base+in, err)
+		})
+	}
+}
+
+// TestParseConfigHexKey holds atm.HexKey to strictyaml's rules: a value
+// that does not decode is an error naming its key and line, and a value
+// of the wrong type is an error.
+func TestParseConfigHexKey(t *testing.T) {
+	base := readSim(t)
+	const pinLine = "pin: 9105B32F86B7DCB99A0E313B0FA297B3"
+	t.Run("not hex names key and line", func(t *testing.T) {
+		in := strings.Replace(base, pinLine, "pin: 9105B32F86B7DCB99A0E313B0FA297BZ", 1)
+		_, err := atm.ParseConfig([]byte(in))
+		if err == nil {
+			t.Fatal("a key that is not hex was accepted")
+		}
+		assertNoKeyMaterial(t, base+in, err)
+		want := fmt.Sprintf("line %d: devices.pinpad.keys.pin", lineOf(t, in, "pin: 9105"))
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("HexKey error names neither key nor line: got %q, want %q", err, want)
+		}
+	})
+	t.Run("a list is not a key", func(t *testing.T) {
+		in := strings.Replace(base, pinLine, "pin: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]", 1)
+		c, err := atm.ParseConfig([]byte(in))
+		if err == nil {
+			t.Fatalf("a YAML list of numbers is accepted as a %v", c.Devices.PinPad.Keys["pin"])
+		}
+		if !strings.Contains(err.Error(), "devices.pinpad.keys.pin") {
+			t.Errorf("err = %q, want it to name devices.pinpad.keys.pin", err)
+		}
+	})
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	// Drop every optional atm key and the log section: defaults fill them.
+	in := readSim(t)
+	for _, line := range []string{
+		"  currency: TWD\n", "  max_notes: 40           # most notes in one dispense\n",
+		"  max_pin_tries: 3        # wrong PINs in a session before the card is retained\n",
+		"  pin_format: iso0        # ISO 9564 format 0, TDES\n",
+		"  pin_key: pin            # name of the PIN key in the PIN pad\n",
+		"  state_dir: ../var/sim   # journal, STAN counter, dispenser nonce state\n",
+		"  control_socket: ../var/sim/atmd.sock\n",
+		"log:\n  level: info\n  format: auto            # console on a terminal, JSON otherwise\n",
+	} {
+		out := strings.Replace(in, line, "", 1)
+		if out == in {
+			t.Fatalf("%q not in sim.yaml", line)
+		}
+		in = out
+	}
+	c, err := atm.ParseConfig([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.ATM
+	if a.Currency != "TWD" || a.MaxNotes != 40 || a.MaxPINTries != 3 || a.PINFormat != "iso0" || a.PINKey != "pin" ||
+		a.StateDir != "var" || a.ControlSocket != filepath.Join("var", "atmd.sock") || c.Log.Level != "info" || c.Log.Format != "auto" {
+		t.Errorf("defaults = %+v, log %+v", a, c.Log)
+	}
+}
+
+func TestHexKeyHidden(t *testing.T) {
+	c, err := atm.ParseConfig([]byte(readSim(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Devices.PinPad.Keys["pin"]
+	if len(k) != 16 {
+		t.Fatalf("PIN key has %d bytes, want 16", len(k))
+	}
+	for _, verb := range []string{"%v", "%s", "%q", "%x", "%X", "%+v"} {
+		for _, v := range []any{k, c.Devices.PinPad, c.Devices.Dispenser.Key} {
+			out := strings.ToLower(fmt.Sprintf(verb, v))
+			if strings.Contains(out, "9105b32f") || strings.Contains(out, "3caa386d") {
+				t.Errorf("%s prints key material: %s", verb, out)
+			}
+		}
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(readSim(f)))
+	f.Add([]byte("atm: {id: ATM00001}\n"))
+	f.Add([]byte("devices:\n  printer: {driver: sim, colour: red}\n"))
+	f.Add([]byte("devices:\n  pinpad: {driver: sim, keys: {pin: [1, 2, 3]}}\n"))
+	f.Add([]byte("host: {}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := atm.ParseConfig(data)
+		if err != nil {
+			if c != nil {
+				t.Fatalf("ParseConfig returned a config with error %v", err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ParseConfig accepted a config Validate rejects: %v", err)
+		}
+	})
+}
