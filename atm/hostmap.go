@@ -70,7 +70,7 @@ func outcome(rc string) flows.Outcome {
 }
 
 // reply maps the link's answer (or failure) to a flows reply.
-func reply(id string, resp *hostlink.Message, err error) flows.Reply {
+func reply(id string, withdrawal bool, resp *hostlink.Message, err error) flows.Reply {
 	r := flows.Reply{ID: id, Err: err}
 	switch {
 	case errors.Is(err, hostlink.ErrTimeout), errors.Is(err, hostlink.ErrLinkLost):
@@ -101,10 +101,10 @@ func reply(id string, resp *hostlink.Message, err error) flows.Reply {
 			}
 		}
 	}
-	if r.Outcome == flows.Approved && resp.MTI == hostlink.MTIFinResponse && resp.ProcCode == hostlink.ProcWithdrawal && len(r.Token) == 0 {
+	if r.Outcome == flows.Approved && withdrawal && len(r.Token) == 0 {
 		// An approval without a token cannot release cash: treat it as a
 		// decline the host must reverse on its side.
-		r.Outcome = flows.Declined
+		r.Outcome, r.Reverse = flows.Declined, true
 		r.Err = errors.New("atm: approval without a dispense token")
 	}
 	return r
@@ -136,12 +136,10 @@ func reversal(orig *hostlink.Message, reason string, dispensed int64) (*hostlink
 		Expiry:   orig.Expiry,
 		Currency: orig.Currency,
 		Private:  p,
-		// Original data elements: MTI n4, STAN n6, transmission time n10,
-		// acquirer and forwarding institution ids n11 each (zero).
-		Original: fmt.Sprintf("%s%s%s%011d%011d", orig.MTI, orig.STAN, orig.TransmitTime, 0, 0),
+		Original: hostlink.OriginalData(orig),
 	}
 	if dispensed > 0 {
-		m.Replacement = fmt.Sprintf("%012d%030d", dispensed, 0)
+		m.Replacement = hostlink.ReplacementAmounts(dispensed)
 	}
 	return m, nil
 }

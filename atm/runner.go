@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,6 +90,7 @@ type Options struct {
 type item struct {
 	ev   flows.Event
 	gen  int           // entry generation, 0 = not an entry result
+	acc  int           // accept generation, 0 = not an Accept result
 	done chan struct{} // barrier: closed once processed
 }
 
@@ -106,10 +108,12 @@ type Runner struct {
 	entryDone  chan struct{} // closed when the entry's device call has returned
 	activeKeys []pinpad.Key
 	acceptStop context.CancelFunc
+	acceptGen  int  // which Accept is running; its result clears acceptStop
+	wantAccept bool // the machine wants the slot open
 	cardStop   context.CancelFunc
 	cashStop   context.CancelFunc
 	health     flows.Health
-	sent       map[string]*hostlink.Message // by flows txn id, for reversals
+	sent       map[string]*sent // by flows txn id, for reversals
 	wg         sync.WaitGroup
 
 	mu   sync.Mutex // guards the snapshot below
@@ -144,7 +148,7 @@ func New(o Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{o: o, log: o.Log, m: m, in: make(chan item, 64), sent: map[string]*hostlink.Message{}}, nil
+	return &Runner{o: o, log: o.Log, m: m, in: make(chan item, 64), sent: map[string]*sent{}}, nil
 }
 
 func isNilDevice(d hal.Device) bool {
@@ -188,6 +192,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			tick = r.o.Clock.After(time.Second)
 			r.checkHealth()
 			r.step(flows.Tick{Now: now})
+			r.retryAccept()
 		case <-r.o.Link.Events():
 			r.checkHealth()
 		case k := <-touches:
@@ -230,13 +235,16 @@ func (r *Runner) handle(it item) {
 	}
 	if _, ok := it.ev.(flows.Tick); ok {
 		r.checkHealth()
+		defer r.retryAccept()
 	}
 	if it.gen != 0 && it.gen != r.gen {
 		return // result of an entry that has been replaced
 	}
-	switch it.ev.(type) {
-	case flows.CardInserted, flows.CardFailed:
+	if it.acc != 0 && it.acc == r.acceptGen {
 		stop(&r.acceptStop) // that Accept is over; the next AcceptCard starts a new one
+	}
+	if it.ev == nil {
+		return
 	}
 	if ci, ok := it.ev.(flows.CardInserted); ok && r.m.State() != flows.Idle {
 		// A card came in just as the slot was closed: give it straight back.
@@ -360,10 +368,25 @@ func (r *Runner) apply(effects []flows.Effect) {
 		case flows.Reverse:
 			r.reverse(e)
 		case flows.SessionEnded:
+			// Requests of a finished session are no longer needed for a
+			// reversal; drop them and the card data they hold.
+			for id := range r.sent {
+				if strings.HasPrefix(id, e.ID+"-") {
+					delete(r.sent, id)
+				}
+			}
 			r.log.Info().Str("session", e.ID).Msg("session ended")
 		}
 	}
 	r.snapshot()
+}
+
+// retryAccept reopens the slot after an Accept that ended in a device
+// error, when the machine still wants it open.
+func (r *Runner) retryAccept() {
+	if r.wantAccept && r.acceptStop == nil {
+		r.accept(true)
+	}
 }
 
 // emitLater posts an event from a goroutine (never from the loop itself,
@@ -379,7 +402,14 @@ func stop(f *context.CancelFunc) {
 	}
 }
 
+// accept opens (on) or closes the card slot. A card that Accept returns
+// is always reported, even when the slot was being closed at that moment:
+// the loop then gives it straight back rather than swallow it. Only an
+// unreadable card is a customer event; any other Accept failure is a
+// device matter, left to the health check, and the slot is tried again
+// on the next tick.
 func (r *Runner) accept(on bool) {
+	r.wantAccept = on
 	if !on {
 		stop(&r.acceptStop)
 		return
@@ -389,16 +419,27 @@ func (r *Runner) accept(on bool) {
 	}
 	ctx, cancel := context.WithCancel(r.ctx)
 	r.acceptStop = cancel
-	r.asyncCtx(ctx, 0, func(ctx context.Context) flows.Event {
+	r.acceptGen++
+	acc := r.acceptGen
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
 		c, err := r.o.Devices.CardReader.Accept(ctx)
-		if ctx.Err() != nil {
-			return nil
+		var ev flows.Event
+		switch {
+		case err == nil:
+			ev = flows.CardInserted{Card: c}
+		case ctx.Err() != nil:
+		case errors.Is(err, cardreader.ErrUnreadable):
+			ev = flows.CardFailed{Err: err}
+		default:
+			r.log.Warn().Err(err).Msg("card reader could not accept a card")
 		}
-		if err != nil {
-			return flows.CardFailed{Err: err}
+		select {
+		case r.in <- item{ev: ev, acc: acc}:
+		case <-r.ctx.Done():
 		}
-		return flows.CardInserted{Card: c}
-	})
+	}()
 }
 
 func (r *Runner) entry(e flows.Entry) {
@@ -486,39 +527,60 @@ func (r *Runner) touch(k pinpad.Key) {
 	}
 }
 
+// sent is a request given to the link. The link fills in STAN and times
+// while it sends, so the message may be read only after done is closed.
+type sent struct {
+	msg  *hostlink.Message
+	done chan struct{}
+}
+
 func (r *Runner) sendHost(req flows.Request) {
 	msg, err := request(req, r.o.Flows.Currency)
 	if err != nil {
 		r.emitLater(flows.HostReply{Reply: flows.Reply{ID: req.ID, Outcome: flows.Unavailable, Err: err}})
 		return
 	}
-	r.sent[req.ID] = msg
+	s := &sent{msg: msg, done: make(chan struct{})}
+	r.sent[req.ID] = s
 	r.async(func(ctx context.Context) flows.Event {
 		resp, err := r.o.Link.Send(ctx, msg)
-		return flows.HostReply{Reply: reply(req.ID, resp, err)}
+		close(s.done)
+		if err == nil && resp == nil {
+			err = errors.New("atm: host link returned no response")
+		}
+		return flows.HostReply{Reply: reply(req.ID, req.Kind == flows.Withdrawal, resp, err)}
 	})
 }
 
 // reverse sends a reversal advice and repeats it (0421, same STAN) until
 // the host acknowledges it.
 func (r *Runner) reverse(e flows.Reverse) {
-	orig, ok := r.sent[e.ID]
+	s, ok := r.sent[e.ID]
 	if !ok {
 		r.log.Error().Str("txn", e.ID).Msg("reversal for an unknown transaction")
 		return
 	}
-	msg, err := reversal(orig, e.Reason, e.Dispensed)
-	if err != nil {
-		r.log.Error().Err(err).Msg("cannot build reversal")
-		return
-	}
+	delete(r.sent, e.ID)
 	j, log, clk := r.o.Journal, r.log, r.o.Clock
 	r.async(func(ctx context.Context) flows.Event {
+		// The original's STAN and times are known once its send is over.
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return nil
+		}
+		msg, err := reversal(s.msg, e.Reason, e.Dispensed)
+		if err != nil {
+			log.Error().Err(err).Msg("cannot build reversal")
+			return nil
+		}
 		backoff := time.Second
 		for attempt := 1; ; attempt++ {
 			resp, err := r.o.Link.Send(ctx, msg)
-			if err == nil && resp.RespCode == hostlink.RCApproved {
-				j.Append("REVERSAL-ACKED", "", map[string]string{"txn": e.ID, "stan": msg.STAN, "attempts": fmt.Sprint(attempt)})
+			if err == nil && resp != nil {
+				// Any 0430 acknowledges the advice; a refusal code is
+				// recorded for reconciliation, repeating would not help.
+				j.Append("REVERSAL-ACKED", "", map[string]string{"txn": e.ID, "stan": msg.STAN, "rc": resp.RespCode, "attempts": fmt.Sprint(attempt)})
 				return nil
 			}
 			log.Warn().Err(err).Str("txn", e.ID).Int("attempt", attempt).Msg("reversal not acknowledged; will repeat")

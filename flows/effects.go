@@ -146,4 +146,7 @@ type Reply struct {
 	Ledger    int64 // ledger balance, minor units
 	HasBal    bool
 	Err       error // link error for Unavailable/Unknown
+	// Reverse: the host approved but the approval cannot be used (no
+	// dispense token): the flows decline and reverse it.
+	Reverse bool
 }

@@ -564,6 +564,9 @@ func onAuthorizing(m *Machine, ev Event) {
 
 func (m *Machine) onReply(r Reply) {
 	s := m.sess
+	if r.Reverse {
+		m.reverse("unusable-approval", 0)
+	}
 	switch r.Outcome {
 	case Approved:
 		if s.kind == Withdrawal {
