@@ -108,6 +108,51 @@ type Dispenser interface {
 	Retract(ctx context.Context) (int, error)
 }
 
+// LastState says where the notes of the last dispense are.
+type LastState string
+
+// Last dispense states.
+const (
+	LastNone      LastState = ""          // nothing dispensed since the dispenser was new
+	LastPicking   LastState = "picking"   // picking was interrupted: notes in the transport
+	LastStacked   LastState = "stacked"   // notes behind the closed shutter
+	LastPresented LastState = "presented" // notes in the open tray
+	LastTaken     LastState = "taken"     // the customer took them
+	LastRetracted LastState = "retracted" // pulled into the retract bin
+)
+
+// LastDispense is what a dispenser remembers of its last dispense, kept
+// across power loss (XFS4IoT's present status). Txn is the transaction
+// the dispense token was bound to.
+type LastDispense struct {
+	Txn   string    `json:"txn"`
+	Notes []Notes   `json:"notes"`
+	State LastState `json:"state"`
+}
+
+// Recoverer is the optional ability to report the last dispense, so that
+// after a crash the ATM can tell whether a customer got the cash.
+type Recoverer interface {
+	LastDispense(ctx context.Context) (LastDispense, error)
+}
+
+// KeyLoader is the optional ability to load keys into the dispenser: its
+// copy of the terminal master key as clear components (kek ""), XORed
+// into "tmk", and the dispense key encrypted under it (TDES-ECB). It
+// answers the key's check value: the TDES check value for the master
+// key, and for the dispense key the first three bytes of
+// HMAC-SHA256(key, 16 zero bytes).
+type KeyLoader interface {
+	LoadKey(ctx context.Context, name, kek string, value []byte) (kcv []byte, err error)
+}
+
+// DispenseKCV is the check value of a dispense (HMAC) key.
+func DispenseKCV(key []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(make([]byte, 16))
+	return m.Sum(nil)[:3]
+}
+
 // Errors the flows branch on.
 var (
 	ErrBadToken     = errors.New("dispenser: dispense token missing or invalid")

@@ -5,15 +5,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/atmd/atmd/hal"
 	"github.com/atmd/atmd/hal/dispenser"
+	"github.com/atmd/atmd/internal/pinblock"
 )
 
 // DispenserOptions configure the dispenser simulator.
@@ -35,6 +39,10 @@ type DispenserOptions struct {
 	// Log receives dispenses, refusals and retracts (never keys or
 	// tokens); the zero value discards.
 	Log zerolog.Logger
+	// PickDelay, when set, makes picking take this long per note, saving
+	// the counters after each one, so a test can stop the process in the
+	// middle of a dispense.
+	PickDelay time.Duration
 }
 
 // DefaultDispenserOptions load three TWD cassettes (NT$1000, NT$500,
@@ -94,10 +102,14 @@ type Dispenser struct {
 	pickAfter  int
 	pickFailed string        // what the last pick failure did, until Clear
 	wake       chan struct{} // closed and replaced on every change
+	last       dispenser.LastDispense
+	keys       map[string][]byte
 }
 
 var (
 	_ dispenser.Dispenser = (*Dispenser)(nil)
+	_ dispenser.Recoverer = (*Dispenser)(nil)
+	_ dispenser.KeyLoader = (*Dispenser)(nil)
 	_ Faulty              = (*Dispenser)(nil)
 )
 
@@ -124,10 +136,113 @@ func NewDispenser(opts DispenserOptions) (*Dispenser, error) {
 			return nil, err
 		}
 	}
-	d.cassettes, d.nonces, d.retractBin = st.Cassettes, st.Nonces, st.RetractBin
+	d.cassettes, d.nonces, d.retractBin, d.last = st.Cassettes, st.Nonces, st.RetractBin, st.Last
+	d.keys = map[string][]byte{}
+	for name, h := range st.Keys {
+		k, err := hex.DecodeString(h)
+		if err != nil {
+			return nil, fmt.Errorf("devsim: dispenser state: key %s: %w", name, err)
+		}
+		d.keys[name] = k
+	}
+	if k, ok := d.keys["dispense"]; ok {
+		d.opts.Key = k
+	}
+	// Notes left in the transport by a power loss are still there.
+	switch d.last.State {
+	case dispenser.LastPicking, dispenser.LastStacked:
+		d.stacked = slices.Clone(d.last.Notes)
+	case dispenser.LastPresented:
+		d.presented = slices.Clone(d.last.Notes)
+	}
 	d.deriveCassettes()
 	d.publish()
 	return d, nil
+}
+
+// state is the current persistent state, to be changed and saved; d.mu
+// must be held.
+func (d *Dispenser) state() dispenserState {
+	st := dispenserState{Version: dispenserStateVersion, Nonces: d.nonces, Cassettes: slices.Clone(d.cassettes),
+		RetractBin: d.retractBin, Last: d.last}
+	st.Last.Notes = slices.Clone(d.last.Notes)
+	if len(d.keys) > 0 {
+		st.Keys = map[string]string{}
+		for name, k := range d.keys {
+			st.Keys[name] = hex.EncodeToString(k)
+		}
+	}
+	return st
+}
+
+// LastDispense reports the last dispense and where its notes are.
+func (d *Dispenser) LastDispense(ctx context.Context) (dispenser.LastDispense, error) {
+	if err := ctx.Err(); err != nil {
+		return dispenser.LastDispense{}, fmt.Errorf("devsim: dispenser: last dispense: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fault == "DSP-OFFLINE" {
+		return dispenser.LastDispense{}, d.faultErr()
+	}
+	l := d.last
+	l.Notes = slices.Clone(l.Notes)
+	return l, nil
+}
+
+// LoadKey loads the master key as clear components ("tmk", kek "") or the
+// dispense key encrypted under the master key ("dispense", kek "tmk").
+func (d *Dispenser) LoadKey(ctx context.Context, name, kek string, value []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("devsim: dispenser: load key: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fault == "DSP-OFFLINE" {
+		return nil, d.faultErr()
+	}
+	var key, kcv []byte
+	switch {
+	case name == "tmk" && kek == "":
+		if len(value) != 16 && len(value) != 24 {
+			return nil, fmt.Errorf("devsim: dispenser: master key component of %d bytes: %w", len(value), hal.ErrInvalid)
+		}
+		key = slices.Clone(value)
+		if old := d.keys["tmk"]; len(old) == len(key) {
+			for i := range key {
+				key[i] ^= old[i]
+			}
+		}
+		var err error
+		if kcv, err = pinblock.KCV(key); err != nil {
+			return nil, err
+		}
+	case name == "dispense" && kek == "tmk":
+		tmk := d.keys["tmk"]
+		c, err := pinblock.TDES(tmk)
+		if err != nil || len(value) < 32 || len(value)%8 != 0 {
+			return nil, fmt.Errorf("devsim: dispenser: no master key, or a dispense key that is not whole blocks: %w", hal.ErrInvalid)
+		}
+		key = make([]byte, len(value))
+		for i := 0; i < len(value); i += 8 {
+			c.Decrypt(key[i:i+8], value[i:i+8])
+		}
+		kcv = dispenser.DispenseKCV(key)
+	default:
+		return nil, fmt.Errorf("devsim: dispenser: cannot load key %q under %q: %w", name, kek, hal.ErrInvalid)
+	}
+	old := d.keys
+	d.keys = maps.Clone(old)
+	d.keys[name] = key
+	if err := d.save(d.state()); err != nil {
+		d.keys = old
+		return nil, err
+	}
+	if name == "dispense" {
+		d.opts.Key = key
+	}
+	d.opts.Log.Info().Str("key", name).Str("kcv", hex.EncodeToString(kcv)).Msg("key loaded")
+	return kcv, nil
 }
 
 // Take plays the customer taking the presented notes. It blocks until
@@ -137,6 +252,12 @@ func (d *Dispenser) Take(ctx context.Context) error {
 		d.mu.Lock()
 		if len(d.presented) > 0 {
 			notes := d.presented
+			d.last.State = dispenser.LastTaken
+			if err := d.save(d.state()); err != nil {
+				d.last.State = dispenser.LastPresented
+				d.mu.Unlock()
+				return err
+			}
 			d.taken = append(d.taken, notes...)
 			d.presented, d.tookLast = nil, true
 			d.changed()
@@ -196,7 +317,9 @@ func (d *Dispenser) Load(cs []dispenser.Cassette) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st.Nonces, st.RetractBin = d.nonces, d.retractBin
+	cur := d.state()
+	cur.Cassettes = st.Cassettes
+	st = cur
 	if err := d.save(st); err != nil {
 		return err
 	}
@@ -279,7 +402,9 @@ func (d *Dispenser) Nonce(ctx context.Context) ([]byte, error) {
 		return nil, d.faultErr()
 	}
 	next := d.nonces + 1
-	if err := d.save(dispenserState{Version: dispenserStateVersion, Nonces: next, Cassettes: d.cassettes, RetractBin: d.retractBin}); err != nil {
+	st := d.state()
+	st.Nonces = next
+	if err := d.save(st); err != nil {
 		d.nonce = nil
 		return nil, err
 	}
@@ -323,28 +448,11 @@ func (d *Dispenser) Dispense(ctx context.Context, req dispenser.DispenseRequest)
 		d.pickArmed = false
 		pick = min(pick, d.pickAfter)
 	}
-	cs := slices.Clone(d.cassettes)
-	var moved []dispenser.Notes
-	left := pick
-	for _, n := range req.Mix {
-		k := min(n.Count, left)
-		if k == 0 {
-			break
-		}
-		left -= k
-		moved = append(moved, dispenser.Notes{Cassette: n.Cassette, Count: k})
-		for i := range cs {
-			if cs[i].ID == n.Cassette {
-				cs[i].Count -= k
-				cs[i].Dispensed += k
-			}
-		}
+	moved, err := d.pick(ctx, req, pick)
+	if err != nil {
+		return dispenser.Result{Dispensed: moved}, err
 	}
-	if err := d.save(dispenserState{Version: dispenserStateVersion, Nonces: d.nonces, Cassettes: cs, RetractBin: d.retractBin}); err != nil {
-		return dispenser.Result{}, err
-	}
-	d.cassettes, d.stacked = cs, moved
-	d.deriveCassettes()
+	d.stacked = moved
 	d.changed()
 	res := dispenser.Result{Dispensed: slices.Clone(moved)}
 	if pick < want {
@@ -359,6 +467,75 @@ func (d *Dispenser) Dispense(ctx context.Context, req dispenser.DispenseRequest)
 	d.publish()
 	log.Info().Int("notes", want).Msg("notes stacked")
 	return res, nil
+}
+
+// pick moves up to n notes of req.Mix from the cassettes into the
+// transport, recording each step in the state file: first that picking
+// has begun for req.Txn, then (with PickDelay) after every note, and last
+// that the notes are stacked. d.mu must be held; it is released while
+// waiting out PickDelay so Status stays readable.
+func (d *Dispenser) pick(ctx context.Context, req dispenser.DispenseRequest, n int) ([]dispenser.Notes, error) {
+	d.last = dispenser.LastDispense{Txn: req.Txn, State: dispenser.LastPicking}
+	if err := d.save(d.state()); err != nil {
+		return nil, err
+	}
+	take := func(cassette, k int) error {
+		st := d.state()
+		for i := range st.Cassettes {
+			if st.Cassettes[i].ID == cassette {
+				st.Cassettes[i].Count -= k
+				st.Cassettes[i].Dispensed += k
+			}
+		}
+		notes := addNotes(st.Last.Notes, cassette, k)
+		st.Last.Notes = notes
+		if err := d.save(st); err != nil {
+			return err
+		}
+		d.cassettes, d.last.Notes = st.Cassettes, notes
+		d.deriveCassettes()
+		return nil
+	}
+	left := n
+	for _, m := range req.Mix {
+		k := min(m.Count, left)
+		left -= k
+		if d.opts.PickDelay <= 0 {
+			if k > 0 {
+				if err := take(m.Cassette, k); err != nil {
+					return slices.Clone(d.last.Notes), err
+				}
+			}
+			continue
+		}
+		for ; k > 0; k-- {
+			d.mu.Unlock()
+			select {
+			case <-time.After(d.opts.PickDelay):
+			case <-ctx.Done():
+			}
+			d.mu.Lock()
+			if err := take(m.Cassette, 1); err != nil {
+				return slices.Clone(d.last.Notes), err
+			}
+		}
+	}
+	d.last.State = dispenser.LastStacked
+	if err := d.save(d.state()); err != nil {
+		return slices.Clone(d.last.Notes), err
+	}
+	return slices.Clone(d.last.Notes), nil
+}
+
+func addNotes(ns []dispenser.Notes, cassette, k int) []dispenser.Notes {
+	out := slices.Clone(ns)
+	for i := range out {
+		if out[i].Cassette == cassette {
+			out[i].Count += k
+			return out
+		}
+	}
+	return append(out, dispenser.Notes{Cassette: cassette, Count: k})
 }
 
 // tokenProblem says why req's token is not good for the outstanding
@@ -392,6 +569,11 @@ func (d *Dispenser) Present(ctx context.Context) error {
 	}
 	if d.fault == "DSP-SHUTTER" {
 		return d.faultErr()
+	}
+	d.last.State = dispenser.LastPresented
+	if err := d.save(d.state()); err != nil {
+		d.last.State = dispenser.LastStacked
+		return err
 	}
 	d.presented, d.stacked = d.stacked, nil
 	d.shutter, d.tookLast = true, false
@@ -459,10 +641,13 @@ func (d *Dispenser) Retract(ctx context.Context) (int, error) {
 	if d.shutter && d.fault == "DSP-SHUTTER" {
 		return 0, d.faultErr()
 	}
-	if err := d.save(dispenserState{Version: dispenserStateVersion, Nonces: d.nonces, Cassettes: d.cassettes, RetractBin: d.retractBin + n}); err != nil {
+	st := d.state()
+	st.RetractBin += n
+	st.Last.State = dispenser.LastRetracted
+	if err := d.save(st); err != nil {
 		return 0, err
 	}
-	d.retractBin += n
+	d.retractBin, d.last.State = st.RetractBin, st.Last.State
 	d.stacked, d.presented, d.shutter = nil, nil, false
 	d.changed()
 	d.publish()

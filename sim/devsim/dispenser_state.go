@@ -24,6 +24,12 @@ type dispenserState struct {
 	Nonces     uint64               `json:"nonces"` // counter of the last nonce issued
 	Cassettes  []dispenser.Cassette `json:"cassettes"`
 	RetractBin int                  `json:"retract_bin"`
+	// Last is the last dispense: where its notes are. A dispenser keeps
+	// this in non-volatile memory so the ATM can recover after a crash.
+	Last dispenser.LastDispense `json:"last"`
+	// Keys are the loaded keys (hex), the simulator's stand-in for a real
+	// dispenser's secure key storage.
+	Keys map[string]string `json:"keys,omitempty"`
 }
 
 // parseDispenserState decodes a state file strictly: unknown fields,
