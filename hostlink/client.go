@@ -2,6 +2,7 @@ package hostlink
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -73,15 +74,35 @@ type Config struct {
 	// clock.Real{} by default.
 	Clock clock.Clock
 	// Dial opens the connection; a net.Dialer over TCP with Timeout as
-	// its connect timeout by default. Wrap it to add TLS.
+	// its connect timeout by default. When TLS is set, the TLS handshake
+	// runs over the connection Dial returns.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// TLS, if set, wraps every connection in TLS with this configuration
+	// (see LoadClientTLS for mutual TLS). When its ServerName is empty
+	// the host part of Addr is used. The handshake must complete within
+	// Timeout.
+	TLS *tls.Config
+	// MAC, if set, signs every outgoing request of a type NeedsMAC names
+	// (PackMAC) and verifies every incoming message of such a type
+	// (VerifyMAC). A response with a missing or bad MAC is rejected: it
+	// is logged, reported to OnReject, and otherwise treated as no
+	// response, so the request waiting for it ends with ErrTimeout. When
+	// MAC is nil, nothing is signed or verified.
+	MAC MACer
+	// OnReject, if set, is told of every message from the host that was
+	// rejected for its MAC, with the reason (wrapping ErrNoMAC or
+	// ErrBadMAC), so the ATM can journal it. It is called from the
+	// connection's reader: it must not block for long and must not keep
+	// or modify the message. A rejected message does not reach Observe.
+	OnReject func(m *Message, reason error)
 	// STAN numbers requests that have none; an in-memory counter from
 	// 000001 by default.
 	STAN STANSource
 	// Observe, if set, sees a copy of every message just before it is
-	// written and every message read, including echoes and responses
-	// nobody waits for. Calls are serialised; Observe must not block
-	// for long and must not modify the message.
+	// written and every message read and accepted, including echoes and
+	// responses nobody waits for (not those rejected for their MAC).
+	// Calls are serialised; Observe must not block for long and must not
+	// modify the message.
 	Observe func(dir Direction, m *Message)
 	// Log receives link events; disabled by default.
 	Log zerolog.Logger
@@ -203,6 +224,11 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hostlink: dial: %w", err)
 	}
+	if c.cfg.TLS != nil {
+		if conn, err = c.handshake(ctx, conn); err != nil {
+			return nil, err
+		}
+	}
 	s := c.startSession(conn)
 	resp, err := c.exchange(ctx, s, &Message{MTI: MTINetRequest, NetCode: NetSignOn}, c.cfg.Timeout)
 	if err != nil {
@@ -215,6 +241,27 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// handshake runs the TLS client handshake over conn, bounded by Timeout.
+// It closes conn when the handshake fails.
+func (c *Client) handshake(ctx context.Context, conn net.Conn) (net.Conn, error) {
+	cfg := c.cfg.TLS.Clone()
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(c.cfg.Addr)
+		if err != nil {
+			host = c.cfg.Addr
+		}
+		cfg.ServerName = host
+	}
+	tc := tls.Client(conn, cfg)
+	hctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("hostlink: tls handshake: %w", err)
+	}
+	return tc, nil
 }
 
 // keepAlive echoes whenever the link has been idle for EchoInterval. It
@@ -271,17 +318,21 @@ func (c *Client) setSession(s *session) {
 // Send sends request m and returns the host's response: the message
 // whose MTI is ResponseMTI(m.MTI) and whose STAN is m's. Before sending
 // it sets on m itself the terminal and acceptor ids from Config, the
-// STAN when empty, the transmission time, and the local time and date
+// STAN and the transmission time when empty (the ATM sets both itself on
+// financial requests, to journal them first), and the local time and date
 // when both are empty (so a repeat keeps its original local time); the
-// caller can build a reversal from m afterwards.
+// caller can build a reversal from m afterwards. With Config.MAC set, a
+// request of a type NeedsMAC names is signed (m.MAC is set too), and
+// only a response whose MAC verifies is returned.
 //
 // It waits up to Config.Timeout on the Clock, or until ctx ends. Errors:
 // ErrNotConnected when the link is down (nothing sent); ErrTimeout when
 // no response came in time or ctx ended after sending (the error also
 // wraps ctx.Err()); ErrLinkLost when the connection failed after
 // sending. After ErrTimeout or ErrLinkLost the outcome is unknown. Any
-// other error (a message that does not pack, a STAN already in flight,
-// ctx ended before sending) means nothing was sent.
+// other error (a message that does not pack or could not be signed, a
+// STAN already in flight, ctx ended before sending) means nothing was
+// sent.
 func (c *Client) Send(ctx context.Context, m *Message) (*Message, error) {
 	c.mu.Lock()
 	s := c.sess
@@ -302,7 +353,13 @@ func (c *Client) exchange(ctx context.Context, s *session, m *Message, timeout t
 	if key == m.STAN {
 		return nil, fmt.Errorf("hostlink: %s is not a request", m.MTI)
 	}
-	b, err := Pack(m)
+	var b []byte
+	var err error
+	if c.cfg.MAC != nil && NeedsMAC(m.MTI) {
+		b, err = PackMAC(ctx, m, c.cfg.MAC)
+	} else {
+		b, err = Pack(m)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -355,10 +412,23 @@ func (c *Client) fill(m *Message) {
 	if m.STAN == "" {
 		m.STAN = c.cfg.STAN.NextSTAN()
 	}
-	m.TransmitTime = now.UTC().Format("0102150405")
+	if m.TransmitTime == "" {
+		// The ATM sets it itself on financial requests, before it
+		// journals them: a reversal after a crash must name it exactly.
+		m.TransmitTime = now.UTC().Format("0102150405")
+	}
 	if m.LocalTime == "" && m.LocalDate == "" {
 		m.LocalTime = now.Format("150405")
 		m.LocalDate = now.Format("0102")
+	}
+}
+
+// reject drops a message whose MAC failed: logged, reported to OnReject,
+// never delivered, so its waiter keeps waiting.
+func (c *Client) reject(m *Message, reason error) {
+	c.cfg.Log.Warn().Err(reason).Str("msg", Describe(m)).Msg("message from host rejected: MAC")
+	if c.cfg.OnReject != nil {
+		c.cfg.OnReject(m, reason)
 	}
 }
 
@@ -381,10 +451,12 @@ type outFrame struct {
 // the waiting requests, and a writer goroutine, so a stalled socket never
 // blocks a caller past its timeout or context.
 type session struct {
-	conn net.Conn
-	out  chan outFrame
-	done chan struct{} // closed when the reader has stopped
-	wg   sync.WaitGroup
+	conn   net.Conn
+	out    chan outFrame
+	done   chan struct{}   // closed when the reader has stopped
+	ctx    context.Context // ends when the session fails, for MAC checks
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	pending map[string]chan *Message // by response MTI + STAN
@@ -393,10 +465,13 @@ type session struct {
 }
 
 func (c *Client) startSession(conn net.Conn) *session {
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
 		conn:    conn,
 		out:     make(chan outFrame),
 		done:    make(chan struct{}),
+		ctx:     ctx,
+		cancel:  cancel,
 		pending: make(map[string]chan *Message),
 		active:  c.cfg.Clock.Now(),
 	}
@@ -420,6 +495,12 @@ func (c *Client) readLoop(s *session) {
 		if err != nil {
 			c.cfg.Log.Warn().Err(err).Int("len", len(b)).Msg("unreadable message from host dropped")
 			continue
+		}
+		if c.cfg.MAC != nil && NeedsMAC(m.MTI) {
+			if err := VerifyMAC(s.ctx, b, c.cfg.MAC); err != nil {
+				c.reject(m, err)
+				continue
+			}
 		}
 		c.observe(Inbound, m)
 		if !s.deliver(m) {
@@ -497,6 +578,9 @@ func (s *session) fail(err error) {
 		s.err = err
 	}
 	s.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
 	_ = s.conn.Close()
 }
 

@@ -88,6 +88,13 @@ type testHost struct {
 
 func startHost(t *testing.T, addr string, h HandlerFunc) *testHost {
 	t.Helper()
+	return startHostWith(t, addr, h, nil)
+}
+
+// startHostWith is startHost with a hook to set the Server's MAC, TLS
+// and other options before it serves.
+func startHostWith(t *testing.T, addr string, h HandlerFunc, configure func(*Server)) *testHost {
+	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +105,9 @@ func startHost(t *testing.T, addr string, h HandlerFunc) *testHost {
 		host.reqs <- req
 		return h(ctx, req)
 	})}
+	if configure != nil {
+		configure(srv)
+	}
 	go func() { host.done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() { host.stop(t) })
 	return host
@@ -146,12 +156,23 @@ type testClient struct {
 
 func startClient(t *testing.T, addr string, observe func(Direction, *Message)) *testClient {
 	t.Helper()
+	return startClientWith(t, addr, func(cfg *Config) { cfg.Observe = observe })
+}
+
+// startClientWith is startClient with a hook to set MAC, TLS, OnReject
+// and the rest of the Config before the client starts.
+func startClientWith(t *testing.T, addr string, configure func(*Config)) *testClient {
+	t.Helper()
 	clk := newTestClock()
-	c := NewClient(Config{
+	cfg := Config{
 		Addr: addr, TerminalID: demoTID, AcceptorID: demoAccID,
 		Timeout: testTimeout, EchoInterval: testEcho, MinBackoff: testMinBack, MaxBackoff: testMaxBack,
-		Clock: clk, Observe: observe,
-	})
+		Clock: clk,
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	c := NewClient(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()

@@ -2,6 +2,7 @@ package hostlink
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -62,6 +63,7 @@ func amounts(bs ...Balance) string {
 func golden() []struct {
 	name string
 	m    *Message
+	mac  MACer // signs the frame when set (PackMAC)
 } {
 	net := func(mti, stan, code, rc string) *Message {
 		m := &Message{MTI: mti, TransmitTime: "0315013000", STAN: stan, TerminalID: demoTID, NetCode: code, RespCode: rc}
@@ -92,18 +94,8 @@ func golden() []struct {
 	}
 	repeat := *reversal
 	repeat.MTI, repeat.TransmitTime = MTIReversalRepeat, "0315013222"
-	return []struct {
-		name string
-		m    *Message
-	}{
-		{"0800_signon", net(MTINetRequest, "000001", NetSignOn, "")},
-		{"0810_signon", net(MTINetResponse, "000001", NetSignOn, RCApproved)},
-		{"0800_echo", net(MTINetRequest, "000005", NetEcho, "")},
-		{"0810_echo", net(MTINetResponse, "000005", NetEcho, RCApproved)},
-		{"0800_signoff", net(MTINetRequest, "000006", NetSignOff, "")},
-		{"0810_signoff", net(MTINetResponse, "000006", NetSignOff, RCApproved)},
-		{"0200_withdrawal", withdrawal},
-		{"0210_withdrawal", &Message{
+	withdrawalResp := func() *Message {
+		return &Message{
 			MTI: MTIFinResponse, PAN: demoPAN, ProcCode: ProcWithdrawal, Amount: 300000,
 			TransmitTime: "0315013105", STAN: "000002", RRN: "607401000002", AuthCode: "A1B2C3",
 			RespCode: RCApproved, TerminalID: demoTID, AcceptorID: demoAccID, Currency: "901",
@@ -111,10 +103,34 @@ func golden() []struct {
 			AddAmounts: amounts(
 				Balance{"20", AmountLedger, "901", 1234550},
 				Balance{"20", AmountAvailable, "901", 1184550}),
-		}},
+		}
+	}
+	reversalResp := func() *Message {
+		return &Message{
+			MTI: MTIReversalResponse, PAN: demoPAN, ProcCode: ProcWithdrawal, Amount: 300000,
+			TransmitTime: "0315013222", STAN: "000004", RespCode: RCApproved,
+			TerminalID: demoTID, AcceptorID: demoAccID, Currency: "901",
+			Original: reversal.Original,
+		}
+	}
+	macWithdrawal, macReversal := *withdrawal, *reversal
+	signer := demoMACer()
+	return []struct {
+		name string
+		m    *Message
+		mac  MACer
+	}{
+		{"0800_signon", net(MTINetRequest, "000001", NetSignOn, ""), nil},
+		{"0810_signon", net(MTINetResponse, "000001", NetSignOn, RCApproved), nil},
+		{"0800_echo", net(MTINetRequest, "000005", NetEcho, ""), nil},
+		{"0810_echo", net(MTINetResponse, "000005", NetEcho, RCApproved), nil},
+		{"0800_signoff", net(MTINetRequest, "000006", NetSignOff, ""), nil},
+		{"0810_signoff", net(MTINetResponse, "000006", NetSignOff, RCApproved), nil},
+		{"0200_withdrawal", withdrawal, nil},
+		{"0210_withdrawal", withdrawalResp(), nil},
 		{"0200_balance", card(&Message{
 			MTI: MTIFinRequest, ProcCode: ProcBalance, TransmitTime: "0315013105", STAN: "000003",
-		})},
+		}), nil},
 		{"0210_balance", &Message{
 			MTI: MTIFinResponse, PAN: demoPAN, ProcCode: ProcBalance,
 			TransmitTime: "0315013105", STAN: "000003", RRN: "607401000003",
@@ -122,21 +138,30 @@ func golden() []struct {
 			AddAmounts: amounts(
 				Balance{"20", AmountLedger, "901", 1234550},
 				Balance{"20", AmountAvailable, "901", -2500}),
-		}},
-		{"0420_reversal", reversal},
-		{"0421_reversal", &repeat},
-		{"0430_reversal", &Message{
-			MTI: MTIReversalResponse, PAN: demoPAN, ProcCode: ProcWithdrawal, Amount: 300000,
-			TransmitTime: "0315013222", STAN: "000004", RespCode: RCApproved,
-			TerminalID: demoTID, AcceptorID: demoAccID, Currency: "901",
-			Original: reversal.Original,
-		}},
+		}, nil},
+		{"0420_reversal", reversal, nil},
+		{"0421_reversal", &repeat, nil},
+		{"0430_reversal", reversalResp(), nil},
+		// The same financial and reversal messages with MACs on.
+		{"0200_withdrawal_mac", &macWithdrawal, signer},
+		{"0210_withdrawal_mac", withdrawalResp(), signer},
+		{"0420_reversal_mac", &macReversal, signer},
+		{"0430_reversal_mac", reversalResp(), signer},
 	}
 }
 
-func frame(t testing.TB, m *Message) []byte {
+// frame packs m, signed with mac when it is set, behind its header.
+func frame(t testing.TB, m *Message, mac MACer) []byte {
 	t.Helper()
-	b, err := Pack(m)
+	var (
+		b   []byte
+		err error
+	)
+	if mac != nil {
+		b, err = PackMAC(context.Background(), m, mac)
+	} else {
+		b, err = Pack(m)
+	}
 	if err != nil {
 		t.Fatalf("Pack(%s): %v", Describe(m), err)
 	}
@@ -150,7 +175,7 @@ func frame(t testing.TB, m *Message) []byte {
 func TestGoldenFrames(t *testing.T) {
 	for _, g := range golden() {
 		t.Run(g.name, func(t *testing.T) {
-			got := frame(t, g.m)
+			got := frame(t, g.m, g.mac)
 			path := filepath.Join("testdata", g.name+".hex")
 			if *update {
 				if err := os.WriteFile(path, []byte(strings.ToUpper(hex.EncodeToString(got))+"\n"), 0o644); err != nil {
@@ -176,6 +201,12 @@ func TestGoldenFrames(t *testing.T) {
 			if !reflect.DeepEqual(back, g.m) {
 				t.Errorf("round trip lost data:\n got %+v\nwant %+v", back, g.m)
 			}
+			switch err := VerifyMAC(context.Background(), msg, demoMACer()); {
+			case g.mac != nil && err != nil:
+				t.Errorf("VerifyMAC: %v", err)
+			case g.mac == nil && !errors.Is(err, ErrNoMAC):
+				t.Errorf("VerifyMAC of a frame without MAC = %v, want ErrNoMAC", err)
+			}
 		})
 	}
 }
@@ -188,7 +219,7 @@ func TestDocsShowGoldenFrames(t *testing.T) {
 	}
 	flat := strings.Join(strings.Fields(string(doc)), "")
 	for _, g := range golden() {
-		if !strings.Contains(flat, strings.ToUpper(hex.EncodeToString(frame(t, g.m)))) {
+		if !strings.Contains(flat, strings.ToUpper(hex.EncodeToString(frame(t, g.m, g.mac)))) {
 			t.Errorf("docs/hostlink.md lacks the frame of %s", g.name)
 		}
 	}

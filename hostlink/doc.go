@@ -25,10 +25,41 @@
 //
 // # Framing
 //
-// On the TCP stream (optionally TLS, through Config.Dial) every message
-// is preceded by its length as two bytes, big-endian, not counting the
-// header: WriteFrame and ReadFrame. A zero or oversized length is an
-// error after which the stream is out of step and is closed.
+// On the TCP stream (optionally TLS) every message is preceded by its
+// length as two bytes, big-endian, not counting the header: WriteFrame
+// and ReadFrame. A zero or oversized length is an error after which the
+// stream is out of step and is closed.
+//
+// # MACs
+//
+// With MACs on (Config.MAC on the ATM, Server.MAC on the host) every
+// financial and reversal message — MTI 0200, 0210, 0420, 0421, 0430, and
+// 0100/0110 when they appear (NeedsMAC) — carries a MAC in field 128.
+// Network management (0800/0810) never does: keys are exchanged there.
+// The MAC is computed over the packed message — MTI, bitmaps with bit
+// 128 set, every field — excluding the 16 hex characters of field 128
+// itself, which are always last: packed[:len(packed)-16]. PackMAC packs
+// with a placeholder, signs that prefix and writes the MAC; VerifyMAC
+// checks that bit 128 is set and the last 16 characters. Unpack knows
+// nothing of MACs. The key never enters this package: a MACer (the PIN
+// pad on the ATM, the HSM on the host) signs and verifies.
+//
+// The rule for what fails: the Client signs every covered request and
+// rejects every covered response with a missing or bad MAC — logged,
+// reported to Config.OnReject, kept from Observe and from the waiting
+// request, which therefore ends with ErrTimeout (outcome unknown: the
+// ATM reverses). The Server refuses every covered request with a
+// missing or bad MAC, or from a terminal without a MAC key: it answers
+// response code 63, MAC'd when it can, and never calls the Handler; it
+// signs every covered response.
+//
+// # TLS
+//
+// Config.TLS and Server.TLS wrap the link in TLS; LoadClientTLS and
+// LoadServerTLS build mutual TLS configurations (TLS 1.2 minimum, client
+// certificates required and verified). The Server wraps its listener
+// itself; the Client runs the handshake over whatever Config.Dial
+// returns.
 //
 // # STAN matching
 //

@@ -2,10 +2,12 @@ package hostlink_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
 	"github.com/atmd/atmd/hostlink"
+	"github.com/atmd/atmd/internal/mac"
 )
 
 func ExampleDescribe() {
@@ -71,4 +73,48 @@ func ExampleClient() {
 	case resp.RespCode == hostlink.RCApproved:
 		// dispense
 	}
+}
+
+// A MAC'd echo of field 128: the MAC covers everything before its own 16
+// characters, and VerifyMAC checks it. On an ATM the MACer is the PIN
+// pad; mac.Signer holds a key in memory, as the reference host does.
+func ExamplePackMAC() {
+	key, _ := hex.DecodeString("0123456789ABCDEFFEDCBA9876543210") // the X9.19 example key
+	signer, err := mac.NewRetail(key)
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	m := &hostlink.Message{MTI: hostlink.MTIFinRequest, STAN: "000001", Amount: 5000}
+	b, err := hostlink.PackMAC(ctx, m, signer)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%s\n%s\n", b[:len(b)-16], b[len(b)-16:])
+	fmt.Println(hostlink.VerifyMAC(ctx, b, signer))
+
+	b[len(b)-17] = '9' // STAN 000001 → 000009
+	fmt.Println(errors.Is(hostlink.VerifyMAC(ctx, b, signer), hostlink.ErrBadMAC))
+	// Output:
+	// 020090200000000000000000000000000001000000005000000001
+	// 7DC3E791480EF7EB
+	// <nil>
+	// true
+}
+
+// Mutual TLS and MACs on the ATM side.
+func ExampleLoadClientTLS() {
+	tlsCfg, err := hostlink.LoadClientTLS("/etc/atmd/bank-ca.pem", "/etc/atmd/atm.pem", "/etc/atmd/atm.key", "host.bank.example")
+	if err != nil {
+		panic(err) // a configuration error: atmd does not start
+	}
+	var epp hostlink.MACer // the PIN pad's MAC function
+	c := hostlink.NewClient(hostlink.Config{
+		Addr: "host.bank.example:5000", TerminalID: "ATM00001",
+		TLS: tlsCfg, MAC: epp,
+		OnReject: func(m *hostlink.Message, reason error) {
+			// journal "response rejected" with hostlink.Describe(m) and reason
+		},
+	})
+	go c.Run(context.Background())
 }

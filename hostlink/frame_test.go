@@ -64,7 +64,7 @@ func TestReadFrameRejects(t *testing.T) {
 
 func FuzzReadFrame(f *testing.F) {
 	for _, g := range golden() {
-		f.Add(frame(f, g.m), 0)
+		f.Add(frame(f, g.m, g.mac), 0)
 	}
 	f.Add([]byte{0, 0}, 0)
 	f.Add([]byte{0, 3, 'a', 'b', 'c', 0, 1}, 2)

@@ -126,6 +126,20 @@ type KeyLoader interface {
 	LoadKey(ctx context.Context, name, kek string, value []byte) (kcv []byte, err error)
 }
 
+// MACer is the optional ability to compute message authentication codes
+// with a MAC key held in the PIN pad, so the key never leaves it: ISO
+// 9797-1 MAC algorithm 3 (ANSI X9.19) for a double-length TDES key,
+// 8 bytes. The host link signs and checks financial messages with it.
+type MACer interface {
+	MAC(ctx context.Context, key string, data []byte) ([]byte, error)
+}
+
+// KeyChecker is the optional ability to report a loaded key's check
+// value (never the key).
+type KeyChecker interface {
+	KCV(ctx context.Context, name string) ([]byte, error)
+}
+
 // Errors.
 var (
 	ErrNoKey       = errors.New("pinpad: key not loaded")

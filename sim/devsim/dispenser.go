@@ -17,6 +17,7 @@ import (
 
 	"github.com/atmd/atmd/hal"
 	"github.com/atmd/atmd/hal/dispenser"
+	"github.com/atmd/atmd/internal/failpoint"
 	"github.com/atmd/atmd/internal/pinblock"
 )
 
@@ -517,6 +518,9 @@ func (d *Dispenser) pick(ctx context.Context, req dispenser.DispenseRequest, n i
 			d.mu.Lock()
 			if err := take(m.Cassette, 1); err != nil {
 				return slices.Clone(d.last.Notes), err
+			}
+			if left > 0 || k > 1 {
+				failpoint.Hit(failpoint.MidDispense) // a power cut with notes half picked
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/atmd/atmd/hal"
 	"github.com/atmd/atmd/hal/pinpad"
+	"github.com/atmd/atmd/internal/mac"
 	"github.com/atmd/atmd/internal/mask"
 	"github.com/atmd/atmd/internal/pinblock"
 )
@@ -84,9 +85,11 @@ type padPress struct {
 }
 
 var (
-	_ pinpad.PinPad    = (*PinPad)(nil)
-	_ pinpad.KeyLoader = (*PinPad)(nil)
-	_ Faulty           = (*PinPad)(nil)
+	_ pinpad.PinPad     = (*PinPad)(nil)
+	_ pinpad.KeyLoader  = (*PinPad)(nil)
+	_ pinpad.MACer      = (*PinPad)(nil)
+	_ pinpad.KeyChecker = (*PinPad)(nil)
+	_ Faulty            = (*PinPad)(nil)
 )
 
 // NewPinPad returns an online PIN pad holding a copy of opts.Keys.
@@ -255,6 +258,42 @@ func (p *PinPad) LoadKey(ctx context.Context, name, kek string, value []byte) ([
 	p.keys[name] = key
 	p.opts.Log.Info().Str("key", name).Str("kek", kek).Hex("kcv", kcv).Msg("key loaded")
 	return kcv, nil
+}
+
+// MAC computes the ISO 9797-1 algorithm 3 MAC of data under the named
+// double-length TDES key.
+func (p *PinPad) MAC(ctx context.Context, name string, data []byte) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLocked(ctx, "mac"); err != nil {
+		return nil, err
+	}
+	k := p.keys[name]
+	if k == nil {
+		return nil, fmt.Errorf("devsim: pinpad mac: key %q: %w", name, pinpad.ErrNoKey)
+	}
+	m, err := mac.RetailMAC(k, data)
+	if err != nil {
+		return nil, fmt.Errorf("devsim: pinpad mac: key %q: %w: %w", name, err, hal.ErrInvalid)
+	}
+	return m, nil
+}
+
+// KCV returns the check value of the named key.
+func (p *PinPad) KCV(ctx context.Context, name string) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLocked(ctx, "kcv"); err != nil {
+		return nil, err
+	}
+	k := p.keys[name]
+	if k == nil {
+		return nil, fmt.Errorf("devsim: pinpad kcv: key %q: %w", name, pinpad.ErrNoKey)
+	}
+	if len(k) == 32 {
+		return pinblock.KCVAES(k)
+	}
+	return pinblock.KCV(k)
 }
 
 // unwrapLocked returns the key to store under name, and whether it
