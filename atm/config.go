@@ -41,7 +41,6 @@ type ATMConfig struct {
 	MaxNotes      int            `yaml:"max_notes"`      // per dispense
 	MaxPINTries   int            `yaml:"max_pin_tries"`  // per session before the card is retained
 	PINFormat     string         `yaml:"pin_format"`     // "iso0"
-	PINKey        string         `yaml:"pin_key"`        // key name in the PIN pad
 	Timeouts      TimeoutsConfig `yaml:"timeouts"`       // customer timers
 	StateDir      string         `yaml:"state_dir"`      // journal, STAN counter, device state
 	ControlSocket string         `yaml:"control_socket"` // local socket for `atmd status`
@@ -60,10 +59,22 @@ type TimeoutsConfig struct {
 // HostLinkConfig is the connection to the host.
 type HostLinkConfig struct {
 	Addr         string        `yaml:"addr"`
+	TLS          *TLSConfig    `yaml:"tls"` // mutual TLS; absent: plain TCP
 	Timeout      time.Duration `yaml:"timeout"`
 	EchoInterval time.Duration `yaml:"echo_interval"`
 	MinBackoff   time.Duration `yaml:"min_backoff"`
 	MaxBackoff   time.Duration `yaml:"max_backoff"`
+}
+
+// TLSConfig names the files for mutual TLS: the CA that signed the
+// peer's certificate, and this side's certificate and key (PEM).
+// ServerName (client side) is the name in the host's certificate;
+// default: the host part of the address.
+type TLSConfig struct {
+	CA         string `yaml:"ca"`
+	Cert       string `yaml:"cert"`
+	Key        string `yaml:"key"`
+	ServerName string `yaml:"server_name"`
 }
 
 // LogConfig sets logging.
@@ -74,15 +85,23 @@ type LogConfig struct {
 
 // DevicesConfig has one entry per device; every one is required.
 type DevicesConfig struct {
-	CardReader *DeviceConfig    `yaml:"cardreader"`
-	PinPad     *PinPadConfig    `yaml:"pinpad"`
-	Display    *DeviceConfig    `yaml:"display"`
-	OpDisplay  *DeviceConfig    `yaml:"opdisplay"`
-	NFCTag     *DeviceConfig    `yaml:"nfctag"`
-	Dispenser  *DispenserConfig `yaml:"dispenser"`
-	Printer    *DeviceConfig    `yaml:"printer"`
-	Camera     *DeviceConfig    `yaml:"camera"`
-	Sensors    *DeviceConfig    `yaml:"sensors"`
+	CardReader *CardReaderConfig `yaml:"cardreader"`
+	PinPad     *PinPadConfig     `yaml:"pinpad"`
+	Display    *DeviceConfig     `yaml:"display"`
+	OpDisplay  *DeviceConfig     `yaml:"opdisplay"`
+	NFCTag     *DeviceConfig     `yaml:"nfctag"`
+	Dispenser  *DispenserConfig  `yaml:"dispenser"`
+	Printer    *DeviceConfig     `yaml:"printer"`
+	Camera     *DeviceConfig     `yaml:"camera"`
+	Sensors    *DeviceConfig     `yaml:"sensors"`
+}
+
+// CardReaderConfig configures the card reader. Seed, for the simulated
+// reader, is the seed file whose cards `atmd step "insert card ID"` can
+// insert (default: the host section's seed).
+type CardReaderConfig struct {
+	Driver string `yaml:"driver"`
+	Seed   string `yaml:"seed"`
 }
 
 // DeviceConfig is a device with no options beyond its driver.
@@ -90,18 +109,25 @@ type DeviceConfig struct {
 	Driver string `yaml:"driver"` // "sim"
 }
 
-// PinPadConfig configures the PIN pad. Keys are for the simulated PIN
-// pad only: a real EPP is loaded through key exchange, never a file.
+// PinPadConfig configures the PIN pad. MasterKey, for the simulated PIN
+// pad only, holds the terminal master key's components, loaded at every
+// start; a real EPP keeps its master key, loaded once under dual control
+// from the maintenance menu. Working keys always come from the host.
 type PinPadConfig struct {
-	Driver string            `yaml:"driver"`
-	Keys   map[string]HexKey `yaml:"keys"`
+	Driver    string   `yaml:"driver"`
+	MasterKey []HexKey `yaml:"master_key"`
 }
 
 // DispenserConfig configures the dispenser and its cassettes.
 type DispenserConfig struct {
-	Driver    string           `yaml:"driver"`
-	Key       HexKey           `yaml:"key"` // simulated dispenser's dispense key
+	Driver string `yaml:"driver"`
+	// MasterKey (simulated dispenser) is the terminal master key's
+	// components; the dispense key arrives from the host under it.
+	MasterKey []HexKey         `yaml:"master_key"`
 	Cassettes []CassetteConfig `yaml:"cassettes"`
+	// PickDelay (simulated dispenser) makes picking take this long per
+	// note, for the fault-injection suite.
+	PickDelay time.Duration `yaml:"pick_delay"`
 }
 
 // CassetteConfig is one cash unit as loaded.
@@ -133,6 +159,19 @@ func LoadConfig(path string) (*Config, error) {
 	if c.Host != nil {
 		c.Host.DB = c.Path(c.Host.DB)
 		c.Host.Seed = c.Path(c.Host.Seed)
+		if t := c.Host.TLS; t != nil {
+			t.CA, t.Cert, t.Key = c.Path(t.CA), c.Path(t.Cert), c.Path(t.Key)
+		}
+	}
+	if t := c.HostLink.TLS; t != nil {
+		t.CA, t.Cert, t.Key = c.Path(t.CA), c.Path(t.Cert), c.Path(t.Key)
+	}
+	if cr := c.Devices.CardReader; cr != nil {
+		if cr.Seed != "" {
+			cr.Seed = c.Path(cr.Seed)
+		} else if c.Host != nil {
+			cr.Seed = c.Host.Seed
+		}
 	}
 	return c, nil
 }
@@ -171,9 +210,6 @@ func (c *Config) defaults() {
 	}
 	if a.PINFormat == "" {
 		a.PINFormat = "iso0"
-	}
-	if a.PINKey == "" {
-		a.PINKey = "pin"
 	}
 	if a.StateDir == "" {
 		a.StateDir = "var"
@@ -254,7 +290,7 @@ func (c *Config) Validate() error {
 	for _, x := range []struct {
 		key string
 		dev *DeviceConfig
-	}{{"cardreader", d.CardReader}, {"display", d.Display}, {"opdisplay", d.OpDisplay}, {"nfctag", d.NFCTag},
+	}{{"display", d.Display}, {"opdisplay", d.OpDisplay}, {"nfctag", d.NFCTag},
 		{"printer", d.Printer}, {"camera", d.Camera}, {"sensors", d.Sensors}} {
 		if x.dev == nil {
 			bad("devices."+x.key, "missing")
@@ -262,21 +298,22 @@ func (c *Config) Validate() error {
 		}
 		driver(x.key, x.dev.Driver)
 	}
+	if d.CardReader == nil {
+		bad("devices.cardreader", "missing")
+	} else {
+		driver("cardreader", d.CardReader.Driver)
+	}
 	if d.PinPad == nil {
 		bad("devices.pinpad", "missing")
 	} else {
 		driver("pinpad", d.PinPad.Driver)
-		if k := d.PinPad.Keys[a.PINKey]; len(k) != 16 && len(k) != 24 {
-			bad("devices.pinpad.keys."+a.PINKey, "need a 16- or 24-byte TDES PIN key")
-		}
+		masterKey(bad, "devices.pinpad.master_key", d.PinPad.MasterKey)
 	}
 	if d.Dispenser == nil {
 		bad("devices.dispenser", "missing")
 	} else {
 		driver("dispenser", d.Dispenser.Driver)
-		if len(d.Dispenser.Key) < 32 {
-			bad("devices.dispenser.key", "need at least 32 bytes")
-		}
+		masterKey(bad, "devices.dispenser.master_key", d.Dispenser.MasterKey)
 		if len(d.Dispenser.Cassettes) == 0 {
 			bad("devices.dispenser.cassettes", "no cassettes")
 		}
@@ -288,6 +325,9 @@ func (c *Config) Validate() error {
 			seen[cs.ID] = true
 		}
 	}
+	if t := c.HostLink.TLS; t != nil && (t.CA == "" || t.Cert == "" || t.Key == "") {
+		bad("host_link.tls", "needs ca, cert and key")
+	}
 	if c.Host != nil {
 		if err := c.Host.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("host: %w", err))
@@ -296,13 +336,28 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// masterKey checks a simulated device's master key components: at least
+// two (dual control), each a double- or triple-length TDES key, all the
+// same length.
+func masterKey(bad func(string, string, ...any), key string, comps []HexKey) {
+	if len(comps) < 2 {
+		bad(key, "need at least two components (dual control)")
+		return
+	}
+	for i, c := range comps {
+		if (len(c) != 16 && len(c) != 24) || len(c) != len(comps[0]) {
+			bad(fmt.Sprintf("%s[%d]", key, i), "need a 16- or 24-byte component, all of one length")
+		}
+	}
+}
+
 // FlowConfig is the flows' view of the configuration.
 func (c *Config) FlowConfig() flows.Config {
 	cur, _ := currency.ByAlpha(c.ATM.Currency)
 	fc := flows.Config{
 		ATM: c.ATM.ID, Currency: cur, MaxAmount: c.ATM.MaxAmount * cur.Major(),
 		MaxNotes: c.ATM.MaxNotes, MaxPINTries: c.ATM.MaxPINTries,
-		PINFormat: pinpad.ISO0, PINKey: c.ATM.PINKey,
+		PINFormat: pinpad.ISO0, PINKey: keyPIN,
 		Timeouts: flows.Timeouts(c.ATM.Timeouts),
 	}
 	for _, f := range c.ATM.FastAmounts {

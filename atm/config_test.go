@@ -138,7 +138,7 @@ func lineOf(t *testing.T, text, s string) int {
 
 func TestParseConfigErrors(t *testing.T) {
 	base := readSim(t)
-	const pinKey = "9105B32F86B7DCB99A0E313B0FA297B3"
+	const pinKey = "9D51835E014C8AEFA232B5F1CDAB1698" // the PIN pad's first master key component
 	tests := []struct {
 		name  string
 		edits []string // pairs: replace the first old with new in sim.yaml
@@ -161,10 +161,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{name: "wrong type duration", edits: []string{"timeout: 30s", "timeout: soon"},
 			marker: "timeout: soon", want: []string{"line @line: host_link.timeout: cannot unmarshal"}},
 		{name: "key material in a number field", edits: []string{"max_notes: 40", "max_notes: " + pinKey},
-			marker: "max_notes: 91", want: []string{"line @line: atm.max_notes: cannot unmarshal"}},
+			marker: "max_notes: 9D51", want: []string{"line @line: atm.max_notes: cannot unmarshal"}},
 		{name: "missing device", edits: []string{"  printer: {driver: sim}\n", ""},
 			want: []string{"devices.printer: missing"}},
-		{name: "missing pinpad", edits: []string{"  pinpad:\n    driver: sim\n    keys:\n      pin: " + pinKey + "     # demo TDES PIN key, shared with host.pin_key\n", ""},
+		{name: "missing pinpad", edits: []string{"  pinpad:\n    driver: sim\n    master_key:                 # terminal master key components (KCV D27A3F)\n      - " + pinKey + "   # custodian 1, KCV 027B3B\n      - F720CE5761618A98321F16A42532763E   # custodian 2, KCV F7925B\n", ""},
 			want: []string{"devices.pinpad: missing"}},
 		{name: "bad driver", edits: []string{"camera: {driver: sim}", "camera: {driver: usb}"},
 			want: []string{`devices.camera.driver: unknown driver "usb"`}},
@@ -186,18 +186,16 @@ func TestParseConfigErrors(t *testing.T) {
 			want: []string{`atm.currency: unknown currency "XYZ"`}},
 		{name: "pin format", edits: []string{"pin_format: iso0", "pin_format: iso4"},
 			want: []string{"atm.pin_format: only iso0"}},
-		{name: "short PIN key", edits: []string{"pin: " + pinKey, "pin: 9105B32F86B7DCB9"},
-			want: []string{"devices.pinpad.keys.pin: need a 16- or 24-byte TDES PIN key"}},
-		{name: "PIN key under another name", edits: []string{"pin_key: pin ", "pin_key: pek "},
-			want: []string{"devices.pinpad.keys.pek: need a 16- or 24-byte TDES PIN key"}},
-		{name: "PIN key not hex", edits: []string{"pin: " + pinKey, "pin: 9105B32F86B7DCB99A0E313B0FA297BZ"},
-			want: []string{"devices.pinpad.keys.pin: key must be a hex string"}},
-		{name: "short dispense key", edits: []string{"key: 3CAA386DA491CAA3126C0B9CFDE4A964A80E4E91337126231D0F85D48462B479", "key: 3CAA386DA491CAA3126C0B9CFDE4A964"},
-			want: []string{"devices.dispenser.key: need at least 32 bytes"}},
+		{name: "short master key component", edits: []string{"- " + pinKey + "   # custodian 1", "- 9D51835E014C8AEF   # custodian 1"},
+			want: []string{"devices.pinpad.master_key[0]: need a 16- or 24-byte component"}},
+		{name: "master key component not hex", edits: []string{"- " + pinKey + "   # custodian 1", "- 9D51835E014C8AEFA232B5F1CDAB169Z   # custodian 1"},
+			want: []string{"devices.pinpad.master_key: key must be a hex string"}},
+		{name: "one component is not dual control", edits: []string{"      - 9D51835E014C8AEFA232B5F1CDAB1698\n      - F720CE5761618A98321F16A42532763E\n", "      - 9D51835E014C8AEFA232B5F1CDAB1698\n"},
+			want: []string{"devices.dispenser.master_key: need at least two components"}},
 		{name: "duplicate cassette", edits: []string{"{id: 2, denomination: 500,", "{id: 1, denomination: 500,"},
 			want: []string{"devices.dispenser.cassettes[1]: need a unique positive id"}},
-		{name: "host PIN key short", edits: []string{"  pin_key: " + pinKey, "  pin_key: 9105B32F86B7DCB9"},
-			want: []string{"host: ", "pin_key must be 16 or 24 bytes, is 8"}},
+		{name: "host PVK short", edits: []string{"  pvk: 98FCC989C87BAF57C9D721C1EA74D3B1", "  pvk: 98FCC989C87BAF57"},
+			want: []string{"host: ", "pvk must be at least"}},
 		{name: "host key not hex", edits: []string{"pvk: 98FCC989C87BAF57C9D721C1EA74D3B1", "pvk: 98FCC989C87BAF57C9D721C1EA74D3BX"},
 			marker: "pvk: 98FC", want: []string{"line @line: host.pvk: key must be a hex string"}},
 		{name: "log level", edits: []string{"level: info", "level: loud"},
@@ -245,27 +243,27 @@ func TestParseConfigErrors(t *testing.T) {
 // of the wrong type is an error.
 func TestParseConfigHexKey(t *testing.T) {
 	base := readSim(t)
-	const pinLine = "pin: 9105B32F86B7DCB99A0E313B0FA297B3"
+	const pinLine = "- 9D51835E014C8AEFA232B5F1CDAB1698   # custodian 1, KCV 027B3B"
 	t.Run("not hex names key and line", func(t *testing.T) {
-		in := strings.Replace(base, pinLine, "pin: 9105B32F86B7DCB99A0E313B0FA297BZ", 1)
+		in := strings.Replace(base, pinLine, "- 9D51835E014C8AEFA232B5F1CDAB169Z   # custodian 1", 1)
 		_, err := atm.ParseConfig([]byte(in))
 		if err == nil {
 			t.Fatal("a key that is not hex was accepted")
 		}
 		assertNoKeyMaterial(t, base+in, err)
-		want := fmt.Sprintf("line %d: devices.pinpad.keys.pin", lineOf(t, in, "pin: 9105"))
+		want := fmt.Sprintf("line %d: devices.pinpad.master_key", lineOf(t, in, "- 9D51835E014C8AEFA232B5F1CDAB169Z"))
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("HexKey error names neither key nor line: got %q, want %q", err, want)
 		}
 	})
 	t.Run("a list is not a key", func(t *testing.T) {
-		in := strings.Replace(base, pinLine, "pin: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]", 1)
+		in := strings.Replace(base, pinLine, "- [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]", 1)
 		c, err := atm.ParseConfig([]byte(in))
 		if err == nil {
-			t.Fatalf("a YAML list of numbers is accepted as a %v", c.Devices.PinPad.Keys["pin"])
+			t.Fatalf("a YAML list of numbers is accepted as a %v", c.Devices.PinPad.MasterKey[0])
 		}
-		if !strings.Contains(err.Error(), "devices.pinpad.keys.pin") {
-			t.Errorf("err = %q, want it to name devices.pinpad.keys.pin", err)
+		if !strings.Contains(err.Error(), "devices.pinpad.master_key") {
+			t.Errorf("err = %q, want it to name devices.pinpad.master_key", err)
 		}
 	})
 }
@@ -277,7 +275,6 @@ func TestParseConfigDefaults(t *testing.T) {
 		"  currency: TWD\n", "  max_notes: 40           # most notes in one dispense\n",
 		"  max_pin_tries: 3        # wrong PINs in a session before the card is retained\n",
 		"  pin_format: iso0        # ISO 9564 format 0, TDES\n",
-		"  pin_key: pin            # name of the PIN key in the PIN pad\n",
 		"  state_dir: ../var/sim   # journal, STAN counter, dispenser nonce state\n",
 		"  control_socket: ../var/sim/atmd.sock\n",
 		"log:\n  level: info\n  format: auto            # console on a terminal, JSON otherwise\n",
@@ -293,7 +290,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := c.ATM
-	if a.Currency != "TWD" || a.MaxNotes != 40 || a.MaxPINTries != 3 || a.PINFormat != "iso0" || a.PINKey != "pin" ||
+	if a.Currency != "TWD" || a.MaxNotes != 40 || a.MaxPINTries != 3 || a.PINFormat != "iso0" ||
 		a.StateDir != "var" || a.ControlSocket != filepath.Join("var", "atmd.sock") || c.Log.Level != "info" || c.Log.Format != "auto" {
 		t.Errorf("defaults = %+v, log %+v", a, c.Log)
 	}
@@ -304,14 +301,14 @@ func TestHexKeyHidden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := c.Devices.PinPad.Keys["pin"]
+	k := c.Devices.PinPad.MasterKey[0]
 	if len(k) != 16 {
-		t.Fatalf("PIN key has %d bytes, want 16", len(k))
+		t.Fatalf("master key component has %d bytes, want 16", len(k))
 	}
 	for _, verb := range []string{"%v", "%s", "%q", "%x", "%X", "%+v"} {
-		for _, v := range []any{k, c.Devices.PinPad, c.Devices.Dispenser.Key} {
+		for _, v := range []any{k, c.Devices.PinPad, c.Devices.Dispenser.MasterKey, c.Host.LMK} {
 			out := strings.ToLower(fmt.Sprintf(verb, v))
-			if strings.Contains(out, "9105b32f") || strings.Contains(out, "3caa386d") {
+			if strings.Contains(out, "9d51835e") || strings.Contains(out, "f720ce57") || strings.Contains(out, "a352a169") {
 				t.Errorf("%s prints key material: %s", verb, out)
 			}
 		}

@@ -17,7 +17,8 @@ import (
 // ControlRequest is one command on the local control socket: a JSON
 // object on one line.
 type ControlRequest struct {
-	Cmd string `json:"cmd"` // "status"
+	Cmd  string `json:"cmd"`            // "status", "step"
+	Step string `json:"step,omitempty"` // for "step": one scenario line, e.g. "insert card alice-debit"
 }
 
 // ControlResponse answers it: a JSON object on one line.
@@ -30,7 +31,7 @@ type ControlResponse struct {
 // ServeControl serves the local control socket at path until ctx ends.
 // The socket is created owner-only (0600) in a directory only the owner
 // can enter, because it controls the ATM.
-func ServeControl(ctx context.Context, path string, r *Runner, log zerolog.Logger) error {
+func ServeControl(ctx context.Context, path string, handle func(context.Context, ControlRequest) ControlResponse, log zerolog.Logger) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
@@ -66,11 +67,11 @@ func ServeControl(ctx context.Context, path string, r *Runner, log zerolog.Logge
 			}
 			return fmt.Errorf("control: %w", err)
 		}
-		go serveControlConn(ctx, c, r, log)
+		go serveControlConn(ctx, c, handle, log)
 	}
 }
 
-func serveControlConn(ctx context.Context, c net.Conn, r *Runner, log zerolog.Logger) {
+func serveControlConn(ctx context.Context, c net.Conn, handle func(context.Context, ControlRequest) ControlResponse, log zerolog.Logger) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	sc := bufio.NewScanner(c)
@@ -82,13 +83,8 @@ func serveControlConn(ctx context.Context, c net.Conn, r *Runner, log zerolog.Lo
 		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
 			resp.Error = "control: request is not a JSON object: " + err.Error()
 		} else {
-			switch req.Cmd {
-			case "status":
-				s := r.Snapshot()
-				resp.OK, resp.Status = true, &s
-			default:
-				resp.Error = fmt.Sprintf("control: unknown command %q", req.Cmd)
-			}
+			c.SetDeadline(time.Now().Add(60 * time.Second))
+			resp = handle(ctx, req)
 		}
 		if err := enc.Encode(resp); err != nil {
 			log.Debug().Err(err).Msg("control client went away")

@@ -2,6 +2,7 @@ package atm
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -12,9 +13,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/atmd/atmd/hal/dispenser"
+	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/hostlink"
+	"github.com/atmd/atmd/hostlink/saf"
 	"github.com/atmd/atmd/internal/clock"
 	"github.com/atmd/atmd/internal/currency"
+	"github.com/atmd/atmd/internal/failpoint"
 	"github.com/atmd/atmd/journal"
 	"github.com/atmd/atmd/sim/devsim"
 	"github.com/atmd/atmd/sim/host"
@@ -54,16 +58,23 @@ type Daemon struct {
 	Runner  *Runner
 	Sim     *SimDevices
 	Journal *journal.Journal
+	SAF     *saf.Queue
 	Link    *hostlink.Client
 	Host    *host.Host
 	HostLn  net.Listener
 
 	cancel context.CancelFunc
 	lock   *os.File // flock on the state dir, held for the daemon's life
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	errs   []error
-	log    zerolog.Logger
+
+	msgMu sync.Mutex
+	msgs  []HostMsg // recent host messages, without card data
+	// ControlHook handles control requests the daemon does not know
+	// itself (cmd/atmd plugs the scenario verbs in here).
+	ControlHook func(ctx context.Context, req ControlRequest) ControlResponse
+	wg          sync.WaitGroup
+	mu          sync.Mutex
+	errs        []error
+	log         zerolog.Logger
 }
 
 // Start brings the daemon up. On error everything already started is
@@ -110,14 +121,54 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 	if err != nil {
 		return nil, err
 	}
+	j := d.Journal
+	d.SAF, err = saf.Open(filepath.Join(state, "saf.jsonl"), saf.Options{
+		Clock: o.Clock, MinBackoff: cfg.HostLink.MinBackoff, MaxBackoff: cfg.HostLink.MaxBackoff,
+		Log: o.Log.With().Str("component", "saf").Logger(),
+		OnAck: func(a saf.Advice, resp *hostlink.Message, attempts int) {
+			j.Append("REVERSAL-ACKED", "", map[string]string{"txn": a.ID, "stan": a.Msg.STAN, "rc": resp.RespCode, "attempts": fmt.Sprint(attempts)})
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Before the first customer: settle whatever a crash left open.
+	rec := &recovery{j: d.Journal, q: d.SAF, disp: devs.Dispenser, stan: stan, log: o.Log.With().Str("component", "recovery").Logger()}
+	if err := rec.run(ctx); err != nil {
+		return nil, err
+	}
+	// Keys: the master key into the PIN pad and the dispenser, working
+	// keys from the host at every sign-on.
+	km := &keyManager{pad: devs.PinPad, disp: devs.Dispenser, j: d.Journal, log: o.Log.With().Str("component", "keys").Logger()}
+	if err := km.loadMaster(ctx, keyBytes(cfg.Devices.PinPad.MasterKey)); err != nil {
+		return nil, err
+	}
+	macer, ok := devs.PinPad.(pinpad.MACer)
+	if !ok {
+		return nil, fmt.Errorf("atm: the PIN pad cannot compute MACs")
+	}
+	var tlsConf *tls.Config
+	if t := cfg.HostLink.TLS; t != nil {
+		if tlsConf, err = hostlink.LoadClientTLS(t.CA, t.Cert, t.Key, t.ServerName); err != nil {
+			return nil, err
+		}
+	}
 	linkLog := o.Log.With().Str("component", "hostlink").Logger()
 	d.Link = hostlink.NewClient(hostlink.Config{
+		MAC: padMAC{pp: macer, key: keyMAC}, TLS: tlsConf,
+		OnReject: func(m *hostlink.Message, reason error) {
+			d.Journal.Append("HOST-MESSAGE-REJECTED", "", map[string]string{"msg": hostlink.Describe(m), "reason": reason.Error()})
+		},
 		Addr: cfg.HostLink.Addr, TerminalID: cfg.ATM.ID, AcceptorID: cfg.ATM.Institution,
 		Timeout: cfg.HostLink.Timeout, EchoInterval: cfg.HostLink.EchoInterval,
 		MinBackoff: cfg.HostLink.MinBackoff, MaxBackoff: cfg.HostLink.MaxBackoff,
 		Clock: o.Clock, STAN: stan, Log: linkLog,
 		Observe: func(dir hostlink.Direction, m *hostlink.Message) {
 			linkLog.Debug().Str("dir", dir.String()).Str("msg", hostlink.Describe(m)).Msg("host message")
+			d.record(dir, m)
+			if dir == hostlink.Outbound && m.MTI == hostlink.MTIFinRequest {
+				failpoint.Hit(failpoint.RequestSent)
+			}
 			if o.Observe != nil {
 				o.Observe(dir, m)
 			}
@@ -126,15 +177,18 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 	d.Runner, err = New(Options{
 		Flows: cfg.FlowConfig(), Devices: devs, Link: d.Link, Journal: d.Journal,
 		Clock: o.Clock, Log: o.Log.With().Str("component", "runner").Logger(), ManualTicks: o.ManualTicks,
+		SAF: d.SAF, STAN: stan, OnLinkUp: km.exchange,
 	})
 	if err != nil {
 		return nil, err
 	}
+	km.link = d.Link
 	d.goRun("hostlink", func() error { return d.Link.Run(ctx) })
 	d.goRun("runner", func() error { return d.Runner.Run(ctx) })
+	d.goRun("saf", func() error { return d.SAF.Run(ctx, d.Link.Send) })
 	if !o.NoControl {
 		sock := cfg.Path(cfg.ATM.ControlSocket)
-		d.goRun("control", func() error { return ServeControl(ctx, sock, d.Runner, o.Log) })
+		d.goRun("control", func() error { return ServeControl(ctx, sock, d.control, o.Log) })
 	}
 	return d, nil
 }
@@ -186,6 +240,9 @@ func (d *Daemon) Stop() error {
 	if d.Host != nil {
 		d.Host.Close()
 	}
+	if d.SAF != nil {
+		d.SAF.Close()
+	}
 	if d.Journal != nil {
 		d.Journal.Close()
 	}
@@ -210,13 +267,17 @@ func (d *Daemon) Wait(ctx context.Context) error {
 	return d.Stop()
 }
 
+func keyBytes(ks []HexKey) [][]byte {
+	out := make([][]byte, len(ks))
+	for i, k := range ks {
+		out[i] = k
+	}
+	return out
+}
+
 func buildSim(cfg *Config, state string, o DaemonOptions) (Devices, *SimDevices, error) {
 	dc := cfg.Devices
 	cur, _ := currency.ByAlpha(cfg.ATM.Currency)
-	keys := map[string][]byte{}
-	for k, v := range dc.PinPad.Keys {
-		keys[k] = v
-	}
 	var cs []dispenser.Cassette
 	for _, c := range dc.Dispenser.Cassettes {
 		cs = append(cs, dispenser.Cassette{ID: c.ID, Denomination: c.Denomination * cur.Major(), Currency: cur.Alpha,
@@ -225,15 +286,16 @@ func buildSim(cfg *Config, state string, o DaemonOptions) (Devices, *SimDevices,
 	log := func(name string) zerolog.Logger { return o.Log.With().Str("device", name).Logger() }
 	s := &SimDevices{
 		CardReader: devsim.NewCardReader(devsim.CardReaderOptions{Log: log("cardreader")}),
-		PinPad:     devsim.NewPinPad(devsim.PinPadOptions{Keys: keys, Log: log("pinpad")}),
+		PinPad:     devsim.NewPinPad(devsim.PinPadOptions{Log: log("pinpad")}),
 		Display:    devsim.NewDisplay(devsim.DisplayOptions{}),
 		OpDisplay:  devsim.NewOpDisplay(devsim.OpDisplayOptions{}),
 		NFCTag:     devsim.NewNFCTag(devsim.NFCTagOptions{Log: log("nfctag")}),
 		Printer:    devsim.NewPrinter(devsim.PrinterOptions{Log: log("printer")}),
 	}
 	var err error
-	s.Dispenser, err = devsim.NewDispenser(devsim.DispenserOptions{Cassettes: cs, Key: dc.Dispenser.Key, ATM: cfg.ATM.ID,
-		StateFile: filepath.Join(state, "dispenser.json"), MaxNotes: cfg.ATM.MaxNotes, Log: log("dispenser")})
+	s.Dispenser, err = devsim.NewDispenser(devsim.DispenserOptions{Cassettes: cs, ATM: cfg.ATM.ID,
+		StateFile: filepath.Join(state, "dispenser.json"), MaxNotes: cfg.ATM.MaxNotes, Log: log("dispenser"),
+		PickDelay: dc.Dispenser.PickDelay})
 	if err != nil {
 		return Devices{}, nil, err
 	}
@@ -247,6 +309,61 @@ func buildSim(cfg *Config, state string, o DaemonOptions) (Devices, *SimDevices,
 		CardReader: s.CardReader, PinPad: s.PinPad, Display: s.Display, OpDisplay: s.OpDisplay, NFCTag: s.NFCTag,
 		Dispenser: s.Dispenser, Printer: s.Printer, Camera: s.Camera, Sensors: s.Sensors,
 	}, s, nil
+}
+
+// HostMsg is the summary of one host message that the daemon keeps for
+// status and scenario checks: no card data.
+type HostMsg struct {
+	Seq    int    `json:"seq"`
+	Out    bool   `json:"out"` // sent by the ATM
+	MTI    string `json:"mti"`
+	Proc   string `json:"proc,omitempty"`
+	RC     string `json:"rc,omitempty"`
+	STAN   string `json:"stan"`
+	Amount int64  `json:"amount,omitempty"`
+}
+
+const keepMsgs = 1000
+
+func (d *Daemon) record(dir hostlink.Direction, m *hostlink.Message) {
+	d.msgMu.Lock()
+	defer d.msgMu.Unlock()
+	seq := 1
+	if n := len(d.msgs); n > 0 {
+		seq = d.msgs[n-1].Seq + 1
+	}
+	d.msgs = append(d.msgs, HostMsg{Seq: seq, Out: dir == hostlink.Outbound, MTI: m.MTI, Proc: m.ProcCode, RC: m.RespCode, STAN: m.STAN, Amount: m.Amount})
+	if len(d.msgs) > keepMsgs {
+		d.msgs = append([]HostMsg(nil), d.msgs[len(d.msgs)-keepMsgs/2:]...)
+	}
+}
+
+// HostMessages returns the kept host messages with Seq > after.
+func (d *Daemon) HostMessages(after int) []HostMsg {
+	d.msgMu.Lock()
+	defer d.msgMu.Unlock()
+	var out []HostMsg
+	for _, m := range d.msgs {
+		if m.Seq > after {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// control answers a control request: status here, the rest through
+// ControlHook.
+func (d *Daemon) control(ctx context.Context, req ControlRequest) ControlResponse {
+	switch req.Cmd {
+	case "status":
+		s := d.Runner.Snapshot()
+		s.SAFPending = len(d.SAF.Pending())
+		return ControlResponse{OK: true, Status: &s}
+	}
+	if d.ControlHook != nil {
+		return d.ControlHook(ctx, req)
+	}
+	return ControlResponse{Error: fmt.Sprintf("control: unknown command %q", req.Cmd)}
 }
 
 // RunHost runs only the reference host of cfg until ctx ends. With reset,

@@ -69,6 +69,13 @@ func outcome(rc string) flows.Outcome {
 	return flows.Declined
 }
 
+// mustReverse reports response codes that decline without proving that
+// nothing was posted: a security violation (63) can be provoked for any
+// STAN by replaying a request with a broken MAC, so an earlier genuine
+// copy may have been approved — reverse to be sure (the host ignores a
+// reversal of nothing).
+func mustReverse(rc string) bool { return rc == hostlink.RCSecurityViolation }
+
 // reply maps the link's answer (or failure) to a flows reply.
 func reply(id string, withdrawal bool, resp *hostlink.Message, err error) flows.Reply {
 	r := flows.Reply{ID: id, Err: err}
@@ -82,6 +89,7 @@ func reply(id string, withdrawal bool, resp *hostlink.Message, err error) flows.
 	}
 	r.Code, r.STAN, r.AuthCode = resp.RespCode, resp.STAN, resp.AuthCode
 	r.Outcome = outcome(resp.RespCode)
+	r.Reverse = withdrawal && mustReverse(resp.RespCode)
 	if resp.Private != "" {
 		if t, err := hostlink.ParseTLV(resp.Private); err == nil {
 			if v, ok := t.Get(hostlink.TagToken); ok {
@@ -108,38 +116,4 @@ func reply(id string, withdrawal bool, resp *hostlink.Message, err error) flows.
 		r.Err = errors.New("atm: approval without a dispense token")
 	}
 	return r
-}
-
-// reversal builds the 0420 for an original request and its response.
-func reversal(orig *hostlink.Message, reason string, dispensed int64) (*hostlink.Message, error) {
-	code := hostlink.ReasonCancelled
-	switch reason {
-	case "timeout":
-		code = hostlink.ReasonTimeout
-	case "dispense-fault":
-		code = hostlink.ReasonMisdispense
-		if dispensed > 0 {
-			code = hostlink.ReasonPartial
-		}
-	}
-	var t hostlink.TLV
-	t.Set(hostlink.TagReason, code)
-	p, err := t.Encode()
-	if err != nil {
-		return nil, err
-	}
-	m := &hostlink.Message{
-		MTI:      hostlink.MTIReversal,
-		PAN:      orig.PAN,
-		ProcCode: orig.ProcCode,
-		Amount:   orig.Amount,
-		Expiry:   orig.Expiry,
-		Currency: orig.Currency,
-		Private:  p,
-		Original: hostlink.OriginalData(orig),
-	}
-	if dispensed > 0 {
-		m.Replacement = hostlink.ReplacementAmounts(dispensed)
-	}
-	return m, nil
 }

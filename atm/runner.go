@@ -23,7 +23,9 @@ import (
 	"github.com/atmd/atmd/hal/printer"
 	"github.com/atmd/atmd/hal/sensors"
 	"github.com/atmd/atmd/hostlink"
+	"github.com/atmd/atmd/hostlink/saf"
 	"github.com/atmd/atmd/internal/clock"
+	"github.com/atmd/atmd/internal/failpoint"
 	"github.com/atmd/atmd/journal"
 )
 
@@ -85,12 +87,21 @@ type Options struct {
 	// ManualTicks: the runner does not tick by itself; the caller calls
 	// Tick (the scenario runner, on a fake clock).
 	ManualTicks bool
+	// SAF is the store-and-forward queue reversals go to.
+	SAF *saf.Queue
+	// STAN numbers host requests; the runner numbers each request itself
+	// so the number is in the journal before the request leaves.
+	STAN hostlink.STANSource
+	// OnLinkUp, when set, runs each time the link comes up (the key
+	// exchange); the ATM counts the host as up only once it succeeded.
+	OnLinkUp func(ctx context.Context) error
 }
 
 type item struct {
 	ev   flows.Event
 	gen  int           // entry generation, 0 = not an entry result
 	acc  int           // accept generation, 0 = not an Accept result
+	call func()        // runs in the loop (the runner's own bookkeeping)
 	done chan struct{} // barrier: closed once processed
 }
 
@@ -113,6 +124,10 @@ type Runner struct {
 	cardStop   context.CancelFunc
 	cashStop   context.CancelFunc
 	health     flows.Health
+	linkUp     bool             // the link was up at the last health check
+	keysReady  bool             // OnLinkUp succeeded since the link came up
+	exchanging bool             // OnLinkUp is running
+	retryAt    time.Time        // after a failed OnLinkUp, not before this
 	sent       map[string]*sent // by flows txn id, for reversals
 	wg         sync.WaitGroup
 
@@ -129,6 +144,8 @@ type Snapshot struct {
 	Host    string                `json:"host"` // "up" or "down"
 	Devices map[string]hal.Status `json:"devices"`
 	Cash    []dispenser.Cassette  `json:"cassettes,omitempty"`
+	// SAFPending is the number of advices waiting for the host.
+	SAFPending int `json:"saf_pending"`
 }
 
 // New builds a runner. Every device must be present.
@@ -138,8 +155,8 @@ func New(o Options) (*Runner, error) {
 			return nil, fmt.Errorf("atm: device %s missing", d.Name)
 		}
 	}
-	if o.Link == nil || o.Journal == nil {
-		return nil, errors.New("atm: host link and journal are required")
+	if o.Link == nil || o.Journal == nil || o.SAF == nil || o.STAN == nil {
+		return nil, errors.New("atm: host link, journal, store-and-forward queue and STAN source are required")
 	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
@@ -230,7 +247,10 @@ func (r *Runner) handle(it item) {
 	if it.done != nil {
 		defer close(it.done)
 	}
-	if it.ev == nil {
+	if it.call != nil {
+		it.call()
+	}
+	if it.ev == nil && it.acc == 0 {
 		return
 	}
 	if _, ok := it.ev.(flows.Tick); ok {
@@ -245,6 +265,12 @@ func (r *Runner) handle(it item) {
 	}
 	if it.ev == nil {
 		return
+	}
+	if hr, ok := it.ev.(flows.HostReply); ok && hr.Reply.Code == hostlink.RCSecurityViolation && r.o.OnLinkUp != nil {
+		// The host does not trust our keys or MAC: exchange keys again
+		// before the next customer.
+		r.keysReady = false
+		defer r.checkHealth()
 	}
 	if ci, ok := it.ev.(flows.CardInserted); ok && r.m.State() != flows.Idle {
 		// A card came in just as the slot was closed: give it straight back.
@@ -293,6 +319,14 @@ func (r *Runner) apply(effects []flows.Effect) {
 			if _, err := r.o.Journal.Append(e.Kind, r.m.Session(), e.Fields); err != nil {
 				r.log.Error().Err(err).Str("kind", e.Kind).Msg("journal write failed")
 				journalFailed = true
+			}
+			switch {
+			case e.Kind == "TXN-REPLY" && e.Fields["outcome"] == string(flows.Approved):
+				failpoint.Hit(failpoint.ApprovalReceived)
+			case e.Kind == "CASH-PRESENTED":
+				failpoint.Hit(failpoint.CashPresented)
+			case e.Kind == "CASH-TAKEN":
+				failpoint.Hit(failpoint.CashTaken)
 			}
 		case flows.Show:
 			if err := r.o.Devices.Display.Show(r.ctx, e.Screen); err != nil {
@@ -379,6 +413,38 @@ func (r *Runner) apply(effects []flows.Effect) {
 		}
 	}
 	r.snapshot()
+}
+
+// linkCameUp runs OnLinkUp in the background; the host counts as up for
+// customers only once it succeeded. A failure is retried at the next
+// health check.
+func (r *Runner) linkCameUp() {
+	r.keysReady = false
+	if r.o.OnLinkUp == nil || r.exchanging {
+		return
+	}
+	r.exchanging = true
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		ctx, cancel := context.WithTimeout(r.ctx, time.Minute)
+		err := r.o.OnLinkUp(ctx)
+		cancel()
+		if err != nil {
+			r.log.Error().Err(err).Msg("link up, but the key exchange failed; will retry")
+			r.o.Journal.Append("KEY-EXCHANGE-FAILED", "", map[string]string{"error": err.Error()})
+		}
+		select {
+		case r.in <- item{call: func() {
+			r.exchanging, r.keysReady = false, err == nil
+			if err != nil {
+				r.retryAt = r.o.Clock.Now().Add(5 * time.Second)
+			}
+			r.checkHealth()
+		}}:
+		case <-r.ctx.Done():
+		}
+	}()
 }
 
 // retryAccept reopens the slot after an Accept that ended in a device
@@ -540,6 +606,16 @@ func (r *Runner) sendHost(req flows.Request) {
 		r.emitLater(flows.HostReply{Reply: flows.Reply{ID: req.ID, Outcome: flows.Unavailable, Err: err}})
 		return
 	}
+	// Number the request and write down where it is going before it
+	// leaves: after a crash, recovery needs exactly these to reverse it.
+	msg.STAN = r.o.STAN.NextSTAN()
+	msg.TransmitTime = r.o.Clock.Now().UTC().Format("0102150405")
+	if _, err := r.o.Journal.Append("HOST-SEND", r.m.Session(), originOf(msg).fields(req.ID)); err != nil {
+		r.log.Error().Err(err).Msg("journal write failed; request not sent")
+		r.emitLater(flows.HostReply{Reply: flows.Reply{ID: req.ID, Outcome: flows.Unavailable, Err: ErrJournal}})
+		return
+	}
+	failpoint.Hit(failpoint.BeforeSend)
 	s := &sent{msg: msg, done: make(chan struct{})}
 	r.sent[req.ID] = s
 	r.async(func(ctx context.Context) flows.Event {
@@ -552,8 +628,9 @@ func (r *Runner) sendHost(req flows.Request) {
 	})
 }
 
-// reverse sends a reversal advice and repeats it (0421, same STAN) until
-// the host acknowledges it.
+// reverse puts a reversal advice for the transaction into the
+// store-and-forward queue, which delivers it (0420, then 0421 repeats)
+// until the host acknowledges it, across restarts.
 func (r *Runner) reverse(e flows.Reverse) {
 	s, ok := r.sent[e.ID]
 	if !ok {
@@ -561,46 +638,36 @@ func (r *Runner) reverse(e flows.Reverse) {
 		return
 	}
 	delete(r.sent, e.ID)
-	j, log, clk := r.o.Journal, r.log, r.o.Clock
+	q, stan, log := r.o.SAF, r.o.STAN, r.log
 	r.async(func(ctx context.Context) flows.Event {
-		// The original's STAN and times are known once its send is over.
+		// The original's STAN and times are final once its send is over.
 		select {
 		case <-s.done:
 		case <-ctx.Done():
-			return nil
+			return nil // recovery queues it after a restart
 		}
-		msg, err := reversal(s.msg, e.Reason, e.Dispensed)
+		m, err := reversalAdvice(originOf(s.msg), stan.NextSTAN(), e.Reason, e.Dispensed)
+		if err == nil {
+			err = q.Add(saf.Advice{ID: e.ID, Msg: m})
+		}
 		if err != nil {
-			log.Error().Err(err).Msg("cannot build reversal")
-			return nil
+			log.Error().Err(err).Str("txn", e.ID).Msg("reversal not queued; recovery will queue it at the next start")
 		}
-		backoff := time.Second
-		for attempt := 1; ; attempt++ {
-			resp, err := r.o.Link.Send(ctx, msg)
-			if err == nil && resp != nil {
-				// Any 0430 acknowledges the advice; a refusal code is
-				// recorded for reconciliation, repeating would not help.
-				j.Append("REVERSAL-ACKED", "", map[string]string{"txn": e.ID, "stan": msg.STAN, "rc": resp.RespCode, "attempts": fmt.Sprint(attempt)})
-				return nil
-			}
-			log.Warn().Err(err).Str("txn", e.ID).Int("attempt", attempt).Msg("reversal not acknowledged; will repeat")
-			msg.MTI = hostlink.MTIReversalRepeat
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-clk.After(backoff):
-			}
-			if backoff < time.Minute {
-				backoff *= 2
-			}
-		}
+		return nil
 	})
 }
 
 // checkHealth polls device status and the link, and tells the machine
 // when the picture changed.
 func (r *Runner) checkHealth() {
-	h := flows.Health{HostUp: r.o.Link.Up()}
+	up := r.o.Link.Up()
+	if !up {
+		r.keysReady = false
+	} else if !r.linkUp || (!r.keysReady && !r.exchanging && !r.o.Clock.Now().Before(r.retryAt)) {
+		r.linkCameUp()
+	}
+	r.linkUp = up
+	h := flows.Health{HostUp: up && (r.o.OnLinkUp == nil || r.keysReady)}
 	devs := map[string]hal.Status{}
 	for _, d := range r.o.Devices.Named() {
 		st := d.Dev.Status()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/atmd/atmd/atm"
 	"github.com/atmd/atmd/internal/currency"
+	"github.com/atmd/atmd/sim/host/seed"
 	"github.com/atmd/atmd/sim/scenario"
 )
 
@@ -36,6 +37,7 @@ usage:
   atmd host     [--config FILE] [--reset]  run only the reference host
   atmd scenario [--config FILE] [-v] FILE...   run scenario files against a fresh ATM and host
   atmd status   [--config FILE] [--json]   ask the running atmd for its service state and devices
+  atmd step     [--config FILE] STEP...    act on the running atmd's simulated devices, one scenario line per argument
   atmd version                             print the version
 
 FILE defaults to $ATMD_CONFIG, then configs/sim.yaml.
@@ -61,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdScenario(args, stdout, stderr)
 	case "status":
 		err = cmdStatus(args, stdout)
+	case "step":
+		err = cmdStep(args, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "atmd", versionString())
 		return 0
@@ -162,6 +166,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 	d, err := atm.Start(ctx, cfg, atm.DaemonOptions{Log: log})
 	if err != nil {
 		return err
+	}
+	if d.Sim != nil {
+		if err := attachSteps(d, cfg); err != nil {
+			log.Warn().Err(err).Msg("`atmd step` is not available")
+		}
 	}
 	log.Info().Str("atm", cfg.ATM.ID).Str("host", cfg.HostLink.Addr).Str("control", cfg.Path(cfg.ATM.ControlSocket)).Msg("atmd started")
 	go reportService(ctx, d, log, start)
@@ -325,4 +334,60 @@ func cmdScenario(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// attachSteps lets `atmd step` drive the simulated devices of a running
+// atmd with scenario lines, through the control socket.
+func attachSteps(d *atm.Daemon, cfg *atm.Config) error {
+	var sd *seed.Seed
+	if p := cfg.Devices.CardReader.Seed; p != "" {
+		var err error
+		if sd, err = seed.Load(p); err != nil {
+			return err
+		}
+	} else {
+		sd = &seed.Seed{}
+	}
+	dr, err := scenario.Attach(d, sd, scenario.Options{})
+	if err != nil {
+		return err
+	}
+	d.ControlHook = func(ctx context.Context, req atm.ControlRequest) atm.ControlResponse {
+		if req.Cmd != "step" {
+			return atm.ControlResponse{Error: fmt.Sprintf("control: unknown command %q", req.Cmd)}
+		}
+		if err := dr.Do(ctx, req.Step); err != nil {
+			return atm.ControlResponse{Error: err.Error()}
+		}
+		return atm.ControlResponse{OK: true}
+	}
+	return nil
+}
+
+func cmdStep(args []string, stdout io.Writer) error {
+	fs, path := flags("step")
+	sock := fs.String("socket", "", "control socket (default: from the config)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError{errors.New(`no step given; e.g. atmd step "insert card alice-debit" "enter 7968" "press enter"`)}
+	}
+	if *sock == "" {
+		cfg, err := atm.LoadConfig(*path)
+		if err != nil {
+			return err
+		}
+		*sock = cfg.Path(cfg.ATM.ControlSocket)
+	}
+	for _, st := range fs.Args() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := atm.Ask(ctx, *sock, atm.ControlRequest{Cmd: "step", Step: st})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: %w", st, err)
+		}
+		fmt.Fprintf(stdout, "ok  %s\n", st)
+	}
+	return nil
 }

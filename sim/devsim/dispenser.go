@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -138,17 +137,9 @@ func NewDispenser(opts DispenserOptions) (*Dispenser, error) {
 		}
 	}
 	d.cassettes, d.nonces, d.retractBin, d.last = st.Cassettes, st.Nonces, st.RetractBin, st.Last
+	// Keys live in memory only: a restarted simulator is loaded again
+	// (master key components, then the dispense key from the host).
 	d.keys = map[string][]byte{}
-	for name, h := range st.Keys {
-		k, err := hex.DecodeString(h)
-		if err != nil {
-			return nil, fmt.Errorf("devsim: dispenser state: key %s: %w", name, err)
-		}
-		d.keys[name] = k
-	}
-	if k, ok := d.keys["dispense"]; ok {
-		d.opts.Key = k
-	}
 	// Notes left in the transport by a power loss are still there.
 	switch d.last.State {
 	case dispenser.LastPicking, dispenser.LastStacked:
@@ -167,12 +158,6 @@ func (d *Dispenser) state() dispenserState {
 	st := dispenserState{Version: dispenserStateVersion, Nonces: d.nonces, Cassettes: slices.Clone(d.cassettes),
 		RetractBin: d.retractBin, Last: d.last}
 	st.Last.Notes = slices.Clone(d.last.Notes)
-	if len(d.keys) > 0 {
-		st.Keys = map[string]string{}
-		for name, k := range d.keys {
-			st.Keys[name] = hex.EncodeToString(k)
-		}
-	}
 	return st
 }
 
@@ -232,13 +217,7 @@ func (d *Dispenser) LoadKey(ctx context.Context, name, kek string, value []byte)
 	default:
 		return nil, fmt.Errorf("devsim: dispenser: cannot load key %q under %q: %w", name, kek, hal.ErrInvalid)
 	}
-	old := d.keys
-	d.keys = maps.Clone(old)
 	d.keys[name] = key
-	if err := d.save(d.state()); err != nil {
-		d.keys = old
-		return nil, err
-	}
 	if name == "dispense" {
 		d.opts.Key = key
 	}

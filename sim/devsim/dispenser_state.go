@@ -27,9 +27,6 @@ type dispenserState struct {
 	// Last is the last dispense: where its notes are. A dispenser keeps
 	// this in non-volatile memory so the ATM can recover after a crash.
 	Last dispenser.LastDispense `json:"last"`
-	// Keys are the loaded keys (hex), the simulator's stand-in for a real
-	// dispenser's secure key storage.
-	Keys map[string]string `json:"keys,omitempty"`
 }
 
 // parseDispenserState decodes a state file strictly: unknown fields,

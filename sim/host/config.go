@@ -3,10 +3,11 @@ package host
 import (
 	"errors"
 	"fmt"
-	"github.com/atmd/atmd/internal/keymat"
 	"net"
 	"os"
 
+	"github.com/atmd/atmd/hostlink/keyexchange"
+	"github.com/atmd/atmd/internal/keymat"
 	"github.com/atmd/atmd/internal/strictyaml"
 	"github.com/atmd/atmd/sim/host/hsm"
 )
@@ -23,14 +24,28 @@ var ErrConfig = errors.New("host: bad config")
 // Config configures the reference host. Zero Listen and MaxPINTries take
 // the defaults above.
 type Config struct {
-	Listen      string `yaml:"listen"`        // host:port of the ISO 8583 server
-	DB          string `yaml:"db"`            // path of the SQLite database
-	Seed        string `yaml:"seed"`          // seed YAML the database is reset from
-	PINKey      Key    `yaml:"pin_key"`       // TDES PIN encryption key, hex, 16 or 24 bytes
-	PVK         Key    `yaml:"pvk"`           // PIN verification key, hex, at least 16 bytes
-	DispenseKey Key    `yaml:"dispense_key"`  // dispense token key, hex, at least 32 bytes
-	MaxPINTries int    `yaml:"max_pin_tries"` // wrong PINs in a row that block a card
-	Institution string `yaml:"institution"`   // acquirer institution id this host plays (up to 11 digits); tags its log
+	Listen      string     `yaml:"listen"`        // host:port of the ISO 8583 server
+	DB          string     `yaml:"db"`            // path of the SQLite database
+	Seed        string     `yaml:"seed"`          // seed YAML the database is reset from
+	PVK         Key        `yaml:"pvk"`           // PIN verification key, hex, at least 16 bytes
+	LMK         Key        `yaml:"lmk"`           // local master key the working keys are stored under: AES, hex, 16, 24 or 32 bytes
+	Terminals   []Terminal `yaml:"terminals"`     // the ATMs this host serves, at least one
+	MaxPINTries int        `yaml:"max_pin_tries"` // wrong PINs in a row that block a card
+	Institution string     `yaml:"institution"`   // acquirer institution id this host plays (up to 11 digits); tags its log
+	TLS         *TLS       `yaml:"tls"`           // mutual TLS; plain TCP when absent
+}
+
+// Terminal is one ATM the host serves.
+type Terminal struct {
+	ID  string `yaml:"id"`  // field 41: 1 to 8 printable characters, no spaces at the ends
+	TMK Key    `yaml:"tmk"` // terminal master key, TDES, hex, 16 or 24 bytes with distinct halves
+}
+
+// TLS names the PEM files of the host's mutual TLS (hostlink.LoadServerTLS).
+type TLS struct {
+	CA   string `yaml:"ca"`   // CA certificates the terminals' client certificates must chain to
+	Cert string `yaml:"cert"` // the host's certificate (chain)
+	Key  string `yaml:"key"`  // the host's private key
 }
 
 // LoadConfig reads a config file; see ParseConfig.
@@ -58,7 +73,8 @@ func ParseConfig(data []byte) (Config, error) {
 
 // Validate fills in the defaults for a zero Listen and MaxPINTries, then
 // checks c and reports every problem, each wrapping ErrConfig. Seed may
-// be empty unless the database is to be reset.
+// be empty unless the database is to be reset. Errors name keys and
+// terminals, never key material.
 func (c *Config) Validate() error {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
@@ -76,14 +92,27 @@ func (c *Config) Validate() error {
 	if c.DB == "" {
 		bad("db is required")
 	}
-	if n := len(c.PINKey); n != 16 && n != 24 {
-		bad("pin_key must be 16 or 24 bytes, is %d", n)
-	}
 	if len(c.PVK) < hsm.MinPVKLen {
 		bad("pvk must be at least %d bytes, is %d", hsm.MinPVKLen, len(c.PVK))
 	}
-	if len(c.DispenseKey) < hsm.MinDispenseLen {
-		bad("dispense_key must be at least %d bytes, is %d", hsm.MinDispenseLen, len(c.DispenseKey))
+	if n := len(c.LMK); n != 16 && n != 24 && n != 32 {
+		bad("lmk must be an AES key of 16, 24 or 32 bytes, is %d", n)
+	}
+	if len(c.Terminals) == 0 {
+		bad("terminals: at least one terminal is required")
+	}
+	seen := make(map[string]bool, len(c.Terminals))
+	for i, t := range c.Terminals {
+		switch {
+		case !validTerminalID(t.ID):
+			bad("terminals[%d]: id %q must be 1 to 8 printable characters without spaces at the ends", i, t.ID)
+		case seen[t.ID]:
+			bad("terminals[%d]: id %s appears twice", i, t.ID)
+		}
+		seen[t.ID] = true
+		if err := keyexchange.CheckTDESKey(t.TMK); err != nil {
+			bad("terminals[%d] (%s): tmk must be a TDES key of 16 or 24 bytes with distinct halves", i, t.ID)
+		}
 	}
 	if c.MaxPINTries < 1 || c.MaxPINTries > 9 {
 		bad("max_pin_tries %d is out of range 1–9", c.MaxPINTries)
@@ -91,7 +120,25 @@ func (c *Config) Validate() error {
 	if len(c.Institution) > 11 || !isDigits(c.Institution) {
 		bad("institution %q must be up to 11 digits", c.Institution)
 	}
+	if c.TLS != nil && (c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "") {
+		bad("tls needs ca, cert and key")
+	}
 	return errors.Join(errs...)
+}
+
+// validTerminalID reports whether id fits field 41 (ans8, space-padded)
+// and survives the padding: 1–8 printable ASCII characters, no space at
+// either end.
+func validTerminalID(id string) bool {
+	if len(id) == 0 || len(id) > 8 || id[0] == ' ' || id[len(id)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x20 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // Key is key material, written in YAML as a hex string; it never prints

@@ -1,6 +1,8 @@
 package host
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,11 +13,16 @@ const configYAML = `
 listen: 127.0.0.1:5801
 db: /tmp/host.db
 seed: configs/seed.yaml
-pin_key: 0123456789ABCDEFFEDCBA9876543210
 pvk: 5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a
-dispense_key: c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
+lmk: 4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c
+terminals:
+  - id: ATM00001
+    tmk: 0123456789ABCDEFFEDCBA9876543210
+  - id: ATM00002
+    tmk: 89ABCDEF0123456776543210FEDCBA98
 max_pin_tries: 4
 institution: "00000012345"
+tls: {ca: ca.pem, cert: host.pem, key: host-key.pem}
 `
 
 func TestParseConfig(t *testing.T) {
@@ -24,20 +31,25 @@ func TestParseConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != "127.0.0.1:5801" || c.DB != "/tmp/host.db" || c.Seed != "configs/seed.yaml" ||
-		c.MaxPINTries != 4 || c.Institution != "00000012345" {
+		c.MaxPINTries != 4 || c.Institution != "00000012345" || len(c.Terminals) != 2 ||
+		c.Terminals[0].ID != terminal || c.Terminals[1].ID != terminal2 {
 		t.Errorf("config = %+v", c)
 	}
-	if string(c.PINKey) != string(pinKey) || string(c.PVK) != string(pvk) || string(c.DispenseKey) != string(dispKey) {
+	if c.TLS == nil || *c.TLS != (TLS{CA: "ca.pem", Cert: "host.pem", Key: "host-key.pem"}) {
+		t.Errorf("tls = %+v", c.TLS)
+	}
+	if string(c.Terminals[0].TMK) != string(tmk) || string(c.Terminals[1].TMK) != string(tmk2) ||
+		string(c.PVK) != string(pvk) || string(c.LMK) != string(lmk) {
 		t.Error("keys decoded wrongly")
 	}
 
-	minimal := strings.Join([]string{"db: x.db", "pin_key: " + strings.Repeat("11", 16),
-		"pvk: " + strings.Repeat("22", 16), "dispense_key: " + strings.Repeat("33", 32)}, "\n")
+	minimal := strings.Join([]string{"db: x.db", "pvk: " + strings.Repeat("22", 16), "lmk: " + strings.Repeat("33", 16),
+		"terminals: [{id: T1, tmk: " + strings.Repeat("11", 8) + strings.Repeat("12", 8) + "}]"}, "\n")
 	c, err = ParseConfig([]byte(minimal))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != DefaultListen || c.MaxPINTries != DefaultMaxPINTries {
+	if c.Listen != DefaultListen || c.MaxPINTries != DefaultMaxPINTries || c.TLS != nil {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }
@@ -46,13 +58,25 @@ func TestParseConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, old, new, want string
 	}{
-		{"unknown key", "max_pin_tries: 4", "max_pin_tries: 4\nport: 1", "line 9: port: field port not found"},
-		{"wrong type", "max_pin_tries: 4", "max_pin_tries: four", "line 8: max_pin_tries: cannot unmarshal"},
-		{"key not hex", "pvk: 5a5a", "pvk: zz5a", "line 6: pvk: key must be a hex string"},
-		{"key not a string", "pvk: 5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a", "pvk: [1]", "line 6: pvk: key must be a hex string"},
-		{"short PIN key", "pin_key: 0123456789ABCDEFFEDCBA9876543210", "pin_key: 0123456789ABCDEF", "pin_key must be 16 or 24 bytes, is 8"},
+		{"unknown key", "max_pin_tries: 4", "max_pin_tries: 4\nport: 1", "line 13: port: field port not found"},
+		{"old pin_key", "max_pin_tries: 4", "max_pin_tries: 4\npin_key: 0123456789ABCDEFFEDCBA9876543210", "field pin_key not found"},
+		{"wrong type", "max_pin_tries: 4", "max_pin_tries: four", "line 12: max_pin_tries: cannot unmarshal"},
+		{"key not hex", "pvk: 5a5a", "pvk: zz5a", "line 5: pvk: key must be a hex string"},
+		{"key not a string", "pvk: 5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a", "pvk: [1]", "line 5: pvk: key must be a hex string"},
 		{"short PVK", "pvk: 5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a", "pvk: 5a5a", "pvk must be at least 16 bytes, is 2"},
-		{"short dispense key", "dispense_key: c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3", "dispense_key: c3c3", "dispense_key must be at least 32 bytes, is 2"},
+		{"LMK not an AES key", "lmk: 4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c", "lmk: 4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c", "lmk must be an AES key of 16, 24 or 32 bytes, is 18"},
+		{"no LMK", "lmk: 4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c", "", "lmk must be an AES key of 16, 24 or 32 bytes, is 0"},
+		{"no terminals", "terminals:\n  - id: ATM00001\n    tmk: 0123456789ABCDEFFEDCBA9876543210\n  - id: ATM00002\n    tmk: 89ABCDEF0123456776543210FEDCBA98", "terminals: []", "at least one terminal"},
+		{"short TMK", "tmk: 0123456789ABCDEFFEDCBA9876543210", "tmk: 0123456789ABCDEF", "terminals[0] (ATM00001): tmk must be a TDES key"},
+		{"TMK halves equal", "tmk: 89ABCDEF0123456776543210FEDCBA98", "tmk: 89ABCDEF0123456789ABCDEF01234567", "terminals[1] (ATM00002): tmk must be a TDES key"},
+		{"TMK not hex", "tmk: 0123456789ABCDEFFEDCBA9876543210", "tmk: 0123456789ABCDEFFEDCBA987654321G", "line 9: terminals[0].tmk: key must be a hex string"},
+		{"terminal twice", "id: ATM00002", "id: ATM00001", "terminals[1]: id ATM00001 appears twice"},
+		{"terminal id too long", "id: ATM00002", "id: ATM000002", `terminals[1]: id "ATM000002" must be 1 to 8`},
+		{"terminal id padded", "id: ATM00002", `id: " ATM0002"`, `terminals[1]: id " ATM0002" must be 1 to 8`},
+		{"no terminal id", "  - id: ATM00002\n    tmk", "  - tmk", `terminals[1]: id "" must be 1 to 8`},
+		{"terminal unknown key", "id: ATM00002\n", "id: ATM00002\n    port: 1\n", "line 11: terminals[1].port: field port not found"},
+		{"tls without key", "key: host-key.pem", `key: ""`, "tls needs ca, cert and key"},
+		{"tls unknown key", "key: host-key.pem", "key: host-key.pem, verify: false", "field verify not found"},
 		{"no db", "db: /tmp/host.db", `db: ""`, "db is required"},
 		{"bad listen", "listen: 127.0.0.1:5801", "listen: localhost", `listen "localhost" is not host:port`},
 		{"tries", "max_pin_tries: 4", "max_pin_tries: 10", "max_pin_tries 10 is out of range"},
@@ -72,7 +96,9 @@ func TestParseConfigErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %q, want it to contain %q", err, tt.want)
 			}
-			if strings.Contains(strings.ToLower(err.Error()), "5a5a5a5a") {
+			low := strings.ToLower(err.Error())
+			if strings.Contains(low, "5a5a5a5a") || strings.Contains(low, "4c4c4c4c") || strings.Contains(low, "0123456789abcdef") ||
+				strings.Contains(low, "89abcdef01234567") {
 				t.Errorf("error reveals a key: %q", err)
 			}
 		})
@@ -84,22 +110,23 @@ func TestKeyNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The KCV of the PIN key, and *** for keys that are not TDES keys.
-	if got := c.PINKey.String(); got != "KCV 08D7B4" {
-		t.Errorf("PIN key prints as %q", got)
+	// The KCV of a TDES-sized key, and *** for the others.
+	if got := c.Terminals[0].TMK.String(); got != "KCV 08D7B4" {
+		t.Errorf("TMK prints as %q", got)
 	}
-	if got := c.DispenseKey.String(); got != "***" {
-		t.Errorf("dispense key prints as %q", got)
+	if got := c.LMK.String(); got != "***" {
+		t.Errorf("LMK prints as %q", got)
 	}
 	text, _ := c.PVK.MarshalText()
 	outputs := []string{string(text)}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%d", "%q"} {
-		outputs = append(outputs, fmt.Sprintf(verb, c), fmt.Sprintf(verb, c.PVK))
+		outputs = append(outputs, fmt.Sprintf(verb, c), fmt.Sprintf(verb, c.PVK), fmt.Sprintf(verb, c.Terminals))
 	}
 	for _, out := range outputs {
 		low := strings.ToLower(out)
-		if strings.Contains(low, "0123456789abcdef") || strings.Contains(low, "5a5a") || strings.Contains(low, "c3c3") ||
-			strings.Contains(out, "90 90") || strings.Contains(out, "195 195") {
+		if strings.Contains(low, "0123456789abcdef") || strings.Contains(low, "89abcdef01") || strings.Contains(low, "5a5a") ||
+			strings.Contains(low, "4c4c") || strings.Contains(out, "90 90") || strings.Contains(out, "76 76") ||
+			strings.Contains(out, "1 35 69") {
 			t.Errorf("key material printed: %s", out)
 		}
 	}
@@ -107,7 +134,7 @@ func TestKeyNeverPrinted(t *testing.T) {
 
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(configYAML))
-	f.Add([]byte("db: x\npin_key: 00\n"))
+	f.Add([]byte("db: x\nlmk: 00\nterminals: [{id: A, tmk: 00}]\n"))
 	f.Add([]byte("pvk: [1, 2]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseConfig(data)
@@ -121,4 +148,41 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("defaults not applied: %+v", c)
 		}
 	})
+}
+
+// TestDemoConfig checks testdata/host.yaml, the host section given for
+// configs/sim.yaml: it parses, and its documented check values and
+// components are right.
+func TestDemoConfig(t *testing.T) {
+	c, err := LoadConfig("testdata/host.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%X", h.hsm.LMKCheck()); got != "352A2E" {
+		t.Errorf("LMK KCV %s, want 352A2E", got)
+	}
+	if len(c.Terminals) != 1 || c.Terminals[0].ID != "ATM00001" || c.Terminals[0].TMK.String() != "KCV D27A3F" {
+		t.Fatalf("terminals = %v", c.Terminals)
+	}
+	c1, _ := hex.DecodeString("9D51835E014C8AEFA232B5F1CDAB1698")
+	c2, _ := hex.DecodeString("F720CE5761618A98321F16A42532763E")
+	xor := make([]byte, 16)
+	for i := range xor {
+		xor[i] = c1[i] ^ c2[i]
+	}
+	if !bytes.Equal(xor, c.Terminals[0].TMK) {
+		t.Error("the components do not XOR to the TMK")
+	}
+	for _, k := range []struct {
+		key  []byte
+		want string
+	}{{c1, "027B3B"}, {c2, "F7925B"}} {
+		if got := Key(k.key).String(); got != "KCV "+k.want {
+			t.Errorf("component %s, want KCV %s", got, k.want)
+		}
+	}
 }

@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/atmd/atmd/hal/dispenser"
 	"github.com/atmd/atmd/hostlink"
+	"github.com/atmd/atmd/hostlink/keyexchange"
 	"github.com/atmd/atmd/internal/currency"
 	"github.com/atmd/atmd/internal/mask"
 	"github.com/atmd/atmd/sim/host/hsm"
@@ -79,6 +81,8 @@ func (h *Host) network(ctx context.Context, log zerolog.Logger, req *hostlink.Me
 	case hostlink.NetEcho:
 		resp.RespCode = hostlink.RCApproved
 		return resp
+	case keyexchange.NetCode:
+		return h.keyExchange(ctx, log, req, resp)
 	default:
 		resp.RespCode = hostlink.RCInvalidTxn
 		return resp
@@ -95,6 +99,66 @@ func (h *Host) network(ctx context.Context, log zerolog.Logger, req *hostlink.Me
 	resp.RespCode = hostlink.RCApproved
 	return resp
 }
+
+// keyExchange answers an 0800/101: it checks the terminal's TMK check
+// value, has the HSM generate new working keys, builds the 0810 with
+// them under the TMK and only then replaces the stored keys (under the
+// LMK). A refusal (unknown terminal, wrong TMK) is 63 and a log line; a
+// malformed field 48 is 30; a failure to store is 96 without keys. The
+// previous keys stay in force until the new ones are stored.
+func (h *Host) keyExchange(ctx context.Context, log zerolog.Logger, req, resp *hostlink.Message) *hostlink.Message {
+	kr, err := keyexchange.ParseRequest(req.Private)
+	if err != nil {
+		log.Warn().Err(err).Msg("key exchange refused")
+		resp.RespCode = hostlink.RCFormatError
+		return resp
+	}
+	log = log.With().Str("tmk_kcv", hexUpper(kr.TMKCheck)).Logger()
+	switch err := h.hsm.CheckTMK(req.TerminalID, kr.TMKCheck); {
+	case errors.Is(err, hsm.ErrUnknownTerminal):
+		log.Warn().Msg("key exchange refused: no TMK is configured for the terminal")
+		resp.RespCode = hostlink.RCSecurityViolation
+		return resp
+	case errors.Is(err, hsm.ErrTMKCheck):
+		want, _ := h.hsm.TMKCheck(req.TerminalID)
+		log.Warn().Str("want_kcv", hexUpper(want)).Msg("key exchange refused: the terminal's TMK is not the host's")
+		resp.RespCode = hostlink.RCSecurityViolation
+		return resp
+	case err != nil:
+		log.Error().Err(err).Msg("key exchange failed")
+		resp.RespCode = hostlink.RCSystemError
+		return resp
+	}
+	kx, wk, err := h.hsm.ExchangeKeys(req.TerminalID)
+	var f48 string
+	if err == nil {
+		f48, err = kx.Encode()
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("key exchange failed")
+		resp.RespCode = hostlink.RCSystemError
+		return resp
+	}
+	var gen int64
+	err = h.update(ctx, func(tx *store.Tx) error {
+		var err error
+		gen, err = tx.SetTerminalKeys(ctx, store.TerminalKeys{TerminalID: req.TerminalID, TPK: wk.TPK, TAK: wk.TAK, TDK: wk.TDK,
+			TPKCheck: wk.TPKCheck, TAKCheck: wk.TAKCheck, TDKCheck: wk.TDKCheck, Created: h.clock.Now()})
+		return err
+	})
+	if err != nil {
+		log.Error().Err(err).Msg("storing the new working keys; the previous ones stay")
+		resp.RespCode = hostlink.RCSystemError
+		return resp
+	}
+	log.Info().Int64("generation", gen).Str("tpk_kcv", hexUpper(wk.TPKCheck)).Str("tak_kcv", hexUpper(wk.TAKCheck)).
+		Str("tdk_kcv", hexUpper(wk.TDKCheck)).Msg("working keys exchanged")
+	resp.Private = f48
+	resp.RespCode = hostlink.RCApproved
+	return resp
+}
+
+func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 
 // update runs fn in a store transaction.
 func (h *Host) update(ctx context.Context, fn func(*store.Tx) error) error {
@@ -177,7 +241,7 @@ func (h *Host) financial(ctx context.Context, log zerolog.Logger, m *hostlink.Me
 		return resp
 	}
 	var e store.Entry
-	var dup, same bool
+	var dup, same, noKeys bool
 	err = h.update(ctx, func(tx *store.Tx) error {
 		var err error
 		e, err = tx.Find(ctx, req.key())
@@ -189,7 +253,23 @@ func (h *Host) financial(ctx context.Context, log zerolog.Logger, m *hostlink.Me
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		e, err = h.authorise(ctx, log, tx, req)
+		keys, err := tx.TerminalKeys(ctx, req.TerminalID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			noKeys = true
+			return nil
+		case err != nil:
+			return err
+		}
+		ts, err := tx.Tombstone(ctx, req.key())
+		switch {
+		case err == nil:
+			e, err = h.declineReversed(ctx, log, tx, req, ts)
+			return err
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		e, err = h.authorise(ctx, log, tx, req, workingKeys(keys))
 		return err
 	})
 	switch {
@@ -197,10 +277,16 @@ func (h *Host) financial(ctx context.Context, log zerolog.Logger, m *hostlink.Me
 		log.Error().Err(err).Msg("request failed")
 		resp.RespCode = hostlink.RCSystemError
 		return resp
+	case noKeys:
+		log.Warn().Msg("request refused: the terminal has no working keys; it must exchange keys first")
+		resp.RespCode = hostlink.RCSecurityViolation
+		return resp
 	case dup && !same:
 		log.Warn().Int64("ledger_id", e.ID).Msg("request reuses the key of a different ledger entry")
 		resp.RespCode = hostlink.RCDuplicate
 		return resp
+	case dup && e.Reversed:
+		log.Info().Int64("ledger_id", e.ID).Msg("duplicate of a reversed request answered from the ledger, without its dispense token")
 	case dup:
 		log.Info().Int64("ledger_id", e.ID).Msg("duplicate request answered from the ledger")
 	}
@@ -209,6 +295,36 @@ func (h *Host) financial(ctx context.Context, log zerolog.Logger, m *hostlink.Me
 		resp.RespCode = hostlink.RCSystemError
 	}
 	return resp
+}
+
+// declineReversed records, with response code 12, a 0200 that arrives
+// after a reversal of it (tombstone ts) was acknowledged: the terminal
+// has given it up, so nothing is posted, the PIN is not checked and its
+// tries are not counted. The ledger entry answers any duplicate of it.
+func (h *Host) declineReversed(ctx context.Context, log zerolog.Logger, tx *store.Tx, req *request, ts store.Tombstone) (store.Entry, error) {
+	now := h.clock.Now()
+	e := store.Entry{Time: now, Day: now.Format(time.DateOnly), Key: req.key(), Kind: req.kind, Amount: req.Amount,
+		Currency: req.currency.Alpha, RespCode: hostlink.RCInvalidTxn}
+	card, err := tx.CardByPAN(ctx, req.PAN)
+	switch {
+	case err == nil:
+		acct, err := tx.Account(ctx, card.AccountID)
+		if err != nil {
+			return store.Entry{}, err
+		}
+		e.CardID, e.Account, e.Currency = card.ID, card.AccountID, acct.Currency
+	case !errors.Is(err, store.ErrNotFound):
+		return store.Entry{}, err
+	}
+	if e, err = tx.Append(ctx, e); err != nil {
+		return store.Entry{}, err
+	}
+	if err := tx.SetTombstoneEntry(ctx, ts.Key, e.ID); err != nil {
+		return store.Entry{}, err
+	}
+	log.Warn().Str("reversal_stan", ts.ReversalSTAN).Time("reversed_at", ts.Time).Int64("ledger_id", e.ID).Str("card", e.CardID).
+		Msg("request arrived after its reversal: declined, nothing posted")
+	return e, nil
 }
 
 // sameRequest reports whether req, which has the key of ledger entry e,
@@ -229,7 +345,7 @@ func sameRequest(ctx context.Context, tx *store.Tx, e store.Entry, req *request)
 
 // authorise decides a checked 0200 and records the decision in the
 // ledger, all inside tx.
-func (h *Host) authorise(ctx context.Context, log zerolog.Logger, tx *store.Tx, req *request) (store.Entry, error) {
+func (h *Host) authorise(ctx context.Context, log zerolog.Logger, tx *store.Tx, req *request, wk hsm.WorkingKeys) (store.Entry, error) {
 	now := h.clock.Now()
 	e := store.Entry{Time: now, Day: now.Format(time.DateOnly), Key: req.key(), Kind: req.kind, Amount: req.Amount,
 		Currency: req.currency.Alpha}
@@ -263,7 +379,7 @@ func (h *Host) authorise(ctx context.Context, log zerolog.Logger, tx *store.Tx, 
 	case card.Status != seed.StatusActive:
 		return decline(hostlink.RCRestrictedCard, "card in unknown state")
 	}
-	if rc, why, err := h.verifyPIN(ctx, tx, card, req.PINBlock); err != nil {
+	if rc, why, err := h.verifyPIN(ctx, tx, wk, card, req.PINBlock); err != nil {
 		return store.Entry{}, err
 	} else if rc != "" {
 		return decline(rc, why)
@@ -293,9 +409,12 @@ func (h *Host) authorise(ctx context.Context, log zerolog.Logger, tx *store.Tx, 
 	}
 	e.RespCode = hostlink.RCApproved
 	e.AuthCode = authCode()
-	e.Token = h.hsm.DispenseToken(dispenser.TokenData{
+	e.Token, err = h.hsm.DispenseToken(wk, dispenser.TokenData{
 		ATM: req.TerminalID, Txn: req.STAN, Amount: req.Amount, Currency: req.currency.Alpha, Nonce: req.nonce,
 	})
+	if err != nil {
+		return store.Entry{}, err
+	}
 	e, err = tx.Append(ctx, e)
 	if err == nil {
 		log.Info().Str("card", e.CardID).Str("rrn", e.RRN).Msg("withdrawal approved")
@@ -303,16 +422,16 @@ func (h *Host) authorise(ctx context.Context, log zerolog.Logger, tx *store.Tx, 
 	return e, err
 }
 
-// verifyPIN checks the PIN block of a request and keeps the card's
-// wrong-PIN count; it returns "" when the PIN is right, else the response
-// code and why.
-func (h *Host) verifyPIN(ctx context.Context, tx *store.Tx, card store.Card, block []byte) (rc, why string, err error) {
-	ok, err := h.hsm.VerifyPIN(card.PAN, block, card.PVV)
+// verifyPIN checks the PIN block of a request under the terminal's
+// current TPK and keeps the card's wrong-PIN count; it returns "" when
+// the PIN is right, else the response code and why.
+func (h *Host) verifyPIN(ctx context.Context, tx *store.Tx, wk hsm.WorkingKeys, card store.Card, block []byte) (rc, why string, err error) {
+	ok, err := h.hsm.VerifyPIN(wk, card.PAN, block, card.PVV)
 	switch {
 	case errors.Is(err, hsm.ErrBlock):
-		// Not a PIN block under our key: a key mismatch or garbage, not a
-		// guess, so it does not count as a wrong PIN.
-		return hostlink.RCSecurityViolation, "PIN block does not open under the PIN key", nil
+		// Not a PIN block under the current TPK: a stale or foreign key
+		// or garbage, not a guess, so it does not count as a wrong PIN.
+		return hostlink.RCSecurityViolation, "PIN block does not open under the terminal's PIN key", nil
 	case err != nil:
 		return "", "", err
 	case ok:
@@ -362,7 +481,9 @@ func (h *Host) answer(resp *hostlink.Message, req *request, e store.Entry) error
 	}); err != nil {
 		return err
 	}
-	if e.Kind == store.KindWithdrawal {
+	// A reversed approval is answered without its token: the terminal
+	// gave the transaction up, and no cash may follow it.
+	if e.Kind == store.KindWithdrawal && !e.Reversed {
 		tlv := hostlink.TLV{{Tag: hostlink.TagToken, Value: hex.EncodeToString(e.Token)}}
 		if resp.Private, err = tlv.Encode(); err != nil {
 			return err
@@ -394,11 +515,17 @@ func (h *Host) reversal(ctx context.Context, log zerolog.Logger, req *hostlink.M
 		return resp
 	}
 	err = h.update(ctx, func(tx *store.Tx) error {
-		e, err := tx.Find(ctx, store.Key{TerminalID: req.TerminalID, STAN: orig.STAN, TransmitTime: orig.TransmitTime})
+		key := store.Key{TerminalID: req.TerminalID, STAN: orig.STAN, TransmitTime: orig.TransmitTime}
+		e, err := tx.Find(ctx, key)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			log.Warn().Msg("reversal for an unknown original, nothing to reverse")
-			return nil
+			added, err := tx.AddTombstone(ctx, store.Tombstone{Key: key, Amount: req.Amount, ReversalSTAN: req.STAN, Time: h.clock.Now()})
+			if added {
+				log.Warn().Msg("reversal for an original not seen: tombstone recorded; the original will be declined if it arrives")
+			} else if err == nil {
+				log.Info().Msg("reversal repeated for an original not seen: tombstone already recorded")
+			}
+			return err
 		case err != nil:
 			return err
 		case e.Kind != store.KindWithdrawal || e.RespCode != hostlink.RCApproved:

@@ -1,11 +1,16 @@
 package host
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -16,12 +21,23 @@ import (
 	"github.com/atmd/atmd/sim/host/store"
 )
 
-// ErrNotOpen: the host's database is not open (Open was not called or
-// failed, or Close was called).
-var ErrNotOpen = errors.New("host: not open")
+// Errors.
+var (
+	// ErrNotOpen: the host's database is not open (Open was not called or
+	// failed, or Close was called).
+	ErrNotOpen = errors.New("host: not open")
+	// ErrLMKMismatch: the database's working keys were stored under
+	// another LMK than the configured one.
+	ErrLMKMismatch = errors.New("host: database was made with another LMK")
+	// ErrNoWorkingKeys: the terminal has not exchanged keys yet.
+	ErrNoWorkingKeys = errors.New("host: terminal has no working keys")
+)
 
 // LedgerEntry is one row of the host's ledger.
 type LedgerEntry = store.Entry
+
+// Tombstone is a reversal that arrived before its original.
+type Tombstone = store.Tombstone
 
 // Host is the reference bank host. Create it with New, then Open its
 // database, then Serve terminals; Close releases it. Handle may be called
@@ -32,6 +48,7 @@ type Host struct {
 	clock clock.Clock
 	log   zerolog.Logger
 	reset bool
+	tls   *tls.Config // set by Open when cfg.TLS is
 
 	mu sync.Mutex
 	db *store.Store // nil until Open
@@ -71,8 +88,12 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	if h.reset && cfg.Seed == "" {
 		return nil, fmt.Errorf("%w: seed is required to reset the database", ErrConfig)
 	}
+	tmks := make(map[string][]byte, len(cfg.Terminals))
+	for _, t := range cfg.Terminals {
+		tmks[t.ID] = t.TMK
+	}
 	var err error
-	h.hsm, err = hsm.New(hsm.Keys{PIN: cfg.PINKey, PVK: cfg.PVK, Dispense: cfg.DispenseKey})
+	h.hsm, err = hsm.New(hsm.Keys{PVK: cfg.PVK, LMK: cfg.LMK, TMKs: tmks})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -80,21 +101,32 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	return h, nil
 }
 
-// Open opens the database, first re-creating it from the seed when the
-// host was made WithReset.
+// Open loads the TLS files when the config has them, then opens the
+// database, first re-creating it from the seed when the host was made
+// WithReset. A database made under another LMK is refused with
+// ErrLMKMismatch: its working keys would not open (reset it, or start
+// with the LMK it was made with).
 func (h *Host) Open(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.db != nil {
 		return errors.New("host: already open")
 	}
+	if t := h.cfg.TLS; t != nil {
+		c, err := hostlink.LoadServerTLS(t.CA, t.Cert, t.Key)
+		if err != nil {
+			return fmt.Errorf("host: %w", err)
+		}
+		h.tls = c
+	}
+	lmkCheck := h.hsm.LMKCheck()
 	var db *store.Store
 	if h.reset {
 		sd, err := seed.Load(h.cfg.Seed)
 		if err != nil {
 			return fmt.Errorf("host: %w", err)
 		}
-		if db, err = store.Create(ctx, h.cfg.DB, sd, h.hsm.PVV); err != nil {
+		if db, err = store.Create(ctx, h.cfg.DB, sd, h.hsm.PVV, lmkCheck); err != nil {
 			return fmt.Errorf("host: %w", err)
 		}
 		h.log.Info().Str("db", h.cfg.DB).Str("seed", h.cfg.Seed).Msg("database created from seed")
@@ -103,8 +135,23 @@ func (h *Host) Open(ctx context.Context) error {
 		if db, err = store.Open(ctx, h.cfg.DB); err != nil {
 			return fmt.Errorf("host: %w", err)
 		}
+		got, err := db.LMKCheck(ctx)
+		if err == nil && !bytes.Equal(got, lmkCheck) {
+			err = fmt.Errorf("%w: the database has LMK check value %X, the config %X", ErrLMKMismatch, got, lmkCheck)
+		}
+		if err != nil {
+			_ = db.Close()
+			return fmt.Errorf("host: %s: %w", h.cfg.DB, err)
+		}
 		h.log.Info().Str("db", h.cfg.DB).Msg("database opened")
 	}
+	kcvs := make([]string, 0, len(h.cfg.Terminals))
+	for _, id := range h.hsm.Terminals() {
+		c, _ := h.hsm.TMKCheck(id)
+		kcvs = append(kcvs, id+":"+strings.ToUpper(hex.EncodeToString(c)))
+	}
+	h.log.Info().Str("lmk_kcv", strings.ToUpper(hex.EncodeToString(lmkCheck))).Strs("tmk_kcv", kcvs).
+		Bool("tls", h.tls != nil).Msg("keys loaded")
 	h.db = db
 	return nil
 }
@@ -136,14 +183,18 @@ func (h *Host) store() (*store.Store, error) {
 }
 
 // Serve answers ISO 8583 terminals on ln until ctx ends; it closes ln.
-// The host must be open.
+// The host must be open. With TLS configured, terminals must present a
+// client certificate from the configured CA. MACs are on: every 0200,
+// 0420 and 0421 must carry a MAC under its terminal's TAK, or it is
+// answered 63 without reaching Handle, and every 0210 and 0430 is
+// signed (see MAC).
 func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 	if _, err := h.store(); err != nil {
 		_ = ln.Close()
 		return err
 	}
-	h.log.Info().Str("addr", ln.Addr().String()).Msg("serving terminals")
-	srv := &hostlink.Server{Handler: h, Log: h.log}
+	h.log.Info().Str("addr", ln.Addr().String()).Bool("tls", h.tls != nil).Msg("serving terminals")
+	srv := &hostlink.Server{Handler: h, Log: h.log, TLS: h.tls, MAC: h.MAC}
 	if err := srv.Serve(ctx, ln); err != nil {
 		return fmt.Errorf("host: %w", err)
 	}
@@ -204,4 +255,113 @@ func (h *Host) SignedOn(ctx context.Context, terminalID string) (bool, error) {
 		return false, fmt.Errorf("host: %w", err)
 	}
 	return t.SignedOn, nil
+}
+
+// MAC returns the MACer of a terminal: its Sign and Verify use the
+// terminal's current TAK, read from the database at each call, and fail
+// (wrapping ErrNoWorkingKeys) until the terminal has exchanged keys. It
+// returns nil for a terminal the config does not name. Serve passes it to
+// hostlink.Server.MAC; in-process callers of Handle can use it to sign
+// and check as the server would.
+func (h *Host) MAC(terminalID string) hostlink.MACer {
+	if _, err := h.hsm.TMKCheck(terminalID); err != nil {
+		return nil
+	}
+	return terminalMAC{h: h, terminal: terminalID}
+}
+
+// terminalMAC is the MACer of one terminal.
+type terminalMAC struct {
+	h        *Host
+	terminal string
+}
+
+// Sign returns the retail MAC of data under the terminal's TAK.
+func (m terminalMAC) Sign(ctx context.Context, data []byte) ([]byte, error) {
+	wk, err := m.h.workingKeys(ctx, m.terminal)
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.h.hsm.MAC(wk, data)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	return out, nil
+}
+
+// Verify checks mac against data under the terminal's TAK.
+func (m terminalMAC) Verify(ctx context.Context, data, mac []byte) error {
+	wk, err := m.h.workingKeys(ctx, m.terminal)
+	if err != nil {
+		return err
+	}
+	if err := m.h.hsm.VerifyMAC(wk, data, mac); err != nil {
+		return fmt.Errorf("host: terminal %s: %w", m.terminal, err)
+	}
+	return nil
+}
+
+// workingKeys reads a terminal's current working keys.
+func (h *Host) workingKeys(ctx context.Context, terminalID string) (hsm.WorkingKeys, error) {
+	db, err := h.store()
+	if err != nil {
+		return hsm.WorkingKeys{}, err
+	}
+	k, err := db.TerminalKeys(ctx, terminalID)
+	if errors.Is(err, store.ErrNotFound) {
+		return hsm.WorkingKeys{}, fmt.Errorf("%w: %s", ErrNoWorkingKeys, terminalID)
+	}
+	if err != nil {
+		return hsm.WorkingKeys{}, fmt.Errorf("host: %w", err)
+	}
+	return workingKeys(k), nil
+}
+
+// workingKeys converts a stored row for the HSM.
+func workingKeys(k store.TerminalKeys) hsm.WorkingKeys {
+	return hsm.WorkingKeys{Terminal: k.TerminalID, TPK: k.TPK, TAK: k.TAK, TDK: k.TDK,
+		TPKCheck: k.TPKCheck, TAKCheck: k.TAKCheck, TDKCheck: k.TDKCheck}
+}
+
+// KeyInfo describes a terminal's current working keys without revealing
+// them.
+type KeyInfo struct {
+	Terminal   string
+	Generation int64 // 1 after the first exchange, one more after each
+	// Check values as the 0810 sent them: 6 hex characters each.
+	TPKCheck, TAKCheck, TDKCheck string
+	Exchanged                    time.Time // when the host stored them
+}
+
+// TerminalKeys describes a terminal's current working keys; the error
+// wraps ErrNoWorkingKeys when it has none.
+func (h *Host) TerminalKeys(ctx context.Context, terminalID string) (KeyInfo, error) {
+	db, err := h.store()
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	k, err := db.TerminalKeys(ctx, terminalID)
+	if errors.Is(err, store.ErrNotFound) {
+		return KeyInfo{}, fmt.Errorf("%w: %s", ErrNoWorkingKeys, terminalID)
+	}
+	if err != nil {
+		return KeyInfo{}, fmt.Errorf("host: %w", err)
+	}
+	up := func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
+	return KeyInfo{Terminal: k.TerminalID, Generation: k.Generation, TPKCheck: up(k.TPKCheck), TAKCheck: up(k.TAKCheck),
+		TDKCheck: up(k.TDKCheck), Exchanged: k.Created}, nil
+}
+
+// Tombstones returns the reversals that arrived before their originals,
+// oldest first.
+func (h *Host) Tombstones(ctx context.Context) ([]Tombstone, error) {
+	db, err := h.store()
+	if err != nil {
+		return nil, err
+	}
+	ts, err := db.Tombstones(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	return ts, nil
 }

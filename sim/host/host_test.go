@@ -18,6 +18,7 @@ import (
 
 	"github.com/atmd/atmd/hal/dispenser"
 	"github.com/atmd/atmd/hostlink"
+	"github.com/atmd/atmd/hostlink/keyexchange"
 	"github.com/atmd/atmd/internal/clock"
 	"github.com/atmd/atmd/internal/pinblock"
 	"github.com/atmd/atmd/sim/host/seed"
@@ -27,16 +28,18 @@ import (
 const (
 	seedPath   = "testdata/seed.yaml"
 	terminal   = "ATM00001"
+	terminal2  = "ATM00002"
 	twd        = "901"
 	unknownPAN = "4761730000009996"
 )
 
 var (
-	pinKey  = Key{0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10}
-	pvk     = Key(bytes.Repeat([]byte{0x5A}, 16))
-	dispKey = Key(bytes.Repeat([]byte{0xC3}, 32))
-	taipei  = time.FixedZone("CST", 8*3600)
-	start   = time.Date(2026, 3, 14, 9, 30, 0, 0, taipei)
+	tmk    = Key{0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10} // KCV 08D7B4
+	tmk2   = Key{0x89, 0xAB, 0xCD, 0xEF, 0x01, 0x23, 0x45, 0x67, 0x76, 0x54, 0x32, 0x10, 0xFE, 0xDC, 0xBA, 0x98}
+	pvk    = Key(bytes.Repeat([]byte{0x5A}, 16))
+	lmk    = Key(bytes.Repeat([]byte{0x4C}, 32))
+	taipei = time.FixedZone("CST", 8*3600)
+	start  = time.Date(2026, 3, 14, 9, 30, 0, 0, taipei)
 )
 
 // syncBuffer collects log output from concurrent handlers.
@@ -67,15 +70,25 @@ type fixture struct {
 
 	mu   sync.Mutex
 	stan int
+	keys keyexchange.Keys // terminal's current working keys, as its PIN pad and dispenser hold them
 }
 
 func testConfig(t *testing.T) Config {
-	return Config{DB: filepath.Join(t.TempDir(), "host.db"), Seed: seedPath, PINKey: pinKey, PVK: pvk, DispenseKey: dispKey}
+	return Config{DB: filepath.Join(t.TempDir(), "host.db"), Seed: seedPath, PVK: pvk, LMK: lmk,
+		Terminals: []Terminal{{ID: terminal, TMK: tmk}, {ID: terminal2, TMK: tmk2}}}
 }
 
+// newFixture starts a fresh host and exchanges keys for terminal.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, cfg: testConfig(t), clk: clock.NewFake(start), logs: &syncBuffer{}}
+	return newFixtureConfig(t, testConfig(t))
+}
+
+// newFixtureConfig starts a fresh host with cfg and exchanges keys for
+// terminal.
+func newFixtureConfig(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	f := &fixture{t: t, cfg: cfg, clk: clock.NewFake(start), logs: &syncBuffer{}}
 	var err error
 	if f.seed, err = seed.Load(seedPath); err != nil {
 		t.Fatal(err)
@@ -92,7 +105,39 @@ func newFixture(t *testing.T) *fixture {
 			t.Error(err)
 		}
 	})
+	f.keys = f.exchange(terminal, tmk)
 	return f
+}
+
+// keyRequest builds an 0800/101 for tid with the check value of tmk.
+func (f *fixture) keyRequest(tid string, tmk []byte) *hostlink.Message {
+	kcv, err := keyexchange.TDESCheck(tmk)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f48, err := keyexchange.Request{TMKCheck: kcv}.Encode()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	stan, tt := f.next()
+	return &hostlink.Message{MTI: hostlink.MTINetRequest, NetCode: keyexchange.NetCode, STAN: stan, TransmitTime: tt,
+		TerminalID: tid, Private: f48}
+}
+
+// exchange runs a key exchange for tid, whose TMK is tmk, and opens the
+// keys as the terminal would.
+func (f *fixture) exchange(tid string, tmk []byte) keyexchange.Keys {
+	f.t.Helper()
+	resp := f.expectRC(f.keyRequest(tid, tmk), hostlink.RCApproved)
+	kx, err := keyexchange.ParseResponse(resp.Private)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	k, err := keyexchange.Unwrap(tmk, kx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return k
 }
 
 func (f *fixture) card(id string) seed.Card {
@@ -112,7 +157,7 @@ func (f *fixture) next() (stan, transmit string) {
 }
 
 func (f *fixture) block(pin, pan string) []byte {
-	b, err := pinblock.EncryptFormat0(pinKey, []byte(pin), []byte(pan))
+	b, err := pinblock.EncryptFormat0(f.keys.TPK, []byte(pin), []byte(pan))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -252,11 +297,11 @@ func TestWithdrawalApproved(t *testing.T) {
 	nc, _ := reqTLV.Get(hostlink.TagNonce)
 	nonce, _ := hex.DecodeString(nc)
 	td := dispenser.TokenData{ATM: terminal, Txn: req.STAN, Amount: 300_000, Currency: "TWD", Nonce: nonce}
-	if !dispenser.VerifyToken(dispKey, td, tok) {
+	if !dispenser.VerifyToken(f.keys.TDK, td, tok) {
 		t.Error("the dispenser would refuse the token")
 	}
 	td.Nonce = append([]byte{0}, nonce...)
-	if dispenser.VerifyToken(dispKey, td, tok) {
+	if dispenser.VerifyToken(f.keys.TDK, td, tok) {
 		t.Error("the token verifies with another nonce")
 	}
 
@@ -410,6 +455,7 @@ func TestMaxPINTriesConfigured(t *testing.T) {
 	defer h.Close()
 	f := &fixture{t: t, h: h, clk: clock.NewFake(start)}
 	f.seed, _ = seed.Load(seedPath)
+	f.keys = f.exchange(terminal, tmk)
 	f.expectRC(f.withdrawal(f.card("bob-debit").PAN, "6666", 100_000), hostlink.RCPINTriesExceeded)
 	if st := f.status("bob-debit"); st != seed.StatusBlocked {
 		t.Errorf("status = %s, want blocked", st)
@@ -723,7 +769,7 @@ func TestLifecycle(t *testing.T) {
 	if _, err := h.Balance(ctx, "bob-twd"); !errors.Is(err, ErrNotOpen) {
 		t.Errorf("Balance before Open: err = %v, want ErrNotOpen", err)
 	}
-	f := &fixture{t: t, h: h, clk: clock.NewFake(start)}
+	f := &fixture{t: t, h: h, clk: clock.NewFake(start), keys: keyexchange.Keys{TPK: bytes.Repeat([]byte{1, 2}, 8)}}
 	f.seed, _ = seed.Load(seedPath)
 	f.expectRC(f.withdraw("bob-debit", 100_000), hostlink.RCSystemError)
 
@@ -738,6 +784,7 @@ func TestLifecycle(t *testing.T) {
 		t.Error("a second Open succeeded")
 	}
 	f.h = h1
+	f.keys = f.exchange(terminal, tmk)
 	f.expectRC(f.withdraw("bob-debit", 100_000), hostlink.RCApproved)
 	if err := h1.Close(); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,6 @@ import (
 	"github.com/atmd/atmd/hal/cardreader"
 	"github.com/atmd/atmd/hal/dispenser"
 	"github.com/atmd/atmd/hal/display"
-	"github.com/atmd/atmd/hostlink"
 	"github.com/atmd/atmd/internal/clock"
 	"github.com/atmd/atmd/internal/currency"
 	"github.com/atmd/atmd/journal"
@@ -63,31 +62,61 @@ func (e *StepError) Error() string {
 	return s
 }
 
-// run is one scenario in progress.
-type run struct {
-	sc       *Scenario
-	o        Options
-	cfg      *atm.Config
-	cur      currency.Currency
-	seed     *seed.Seed
-	clk      *clock.Fake
-	d        *atm.Daemon
-	sim      *atm.SimDevices
-	h        *host.Host
-	hostAddr string
-	hostStop context.CancelFunc
-	hostDone chan error
-	log      zerolog.Logger
-
-	mu        sync.Mutex
-	msgs      []hostMsg
+// Driver carries out scenario steps against a running ATM with simulated
+// devices: the fresh one Run starts, or a live `atmd run` (through the
+// control socket's "step" command). On a live ATM time is real — "wait"
+// sleeps — and the host is not the driver's, so host steps fail.
+type Driver struct {
+	o         Options
+	cur       currency.Currency
+	seed      *seed.Seed
+	clk       *clock.Fake // nil: the ATM runs on the real clock
+	d         *atm.Daemon
+	sim       *atm.SimDevices
+	h         *host.Host // nil: the host is not ours
+	hostAddr  string
+	hostStop  context.CancelFunc
+	hostDone  chan error
+	mu        sync.Mutex // one step at a time
 	msgCursor int
 	scrCursor int
 }
 
-type hostMsg struct {
-	dir hostlink.Direction
-	m   hostlink.Message
+type run = Driver
+
+// Attach returns a driver for a running daemon with simulated devices.
+// Expectations look only at what happens after the driver was attached.
+func Attach(d *atm.Daemon, sd *seed.Seed, o Options) (*Driver, error) {
+	if d.Sim == nil {
+		return nil, errors.New("scenario: the ATM has no simulated devices to drive")
+	}
+	if o.Patience == 0 {
+		o.Patience = 5 * time.Second
+	}
+	cur, err := currency.ByAlpha(d.Config.ATM.Currency)
+	if err != nil {
+		return nil, err
+	}
+	dr := &Driver{o: o, cur: cur, seed: sd, d: d, sim: d.Sim}
+	dr.scrCursor = len(d.Sim.Display.History())
+	if ms := d.HostMessages(0); len(ms) > 0 {
+		dr.msgCursor = ms[len(ms)-1].Seq
+	}
+	return dr, nil
+}
+
+// Do parses one scenario line and carries it out.
+func (r *Driver) Do(ctx context.Context, line string) error {
+	sc, err := Parse("step", []byte(line))
+	if err != nil {
+		return err
+	}
+	if len(sc.Steps) != 1 {
+		return fmt.Errorf("scenario: one step at a time, got %d", len(sc.Steps))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.step(ctx, sc.Steps[0])
 }
 
 // Run runs one scenario against a fresh ATM and host built from base
@@ -103,7 +132,7 @@ func Run(ctx context.Context, base *atm.Config, sc *Scenario, o Options) (err er
 	if err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
-	r := &run{sc: sc, o: o, clk: clock.NewFake(Start)}
+	r := &run{o: o, clk: clock.NewFake(Start)}
 	defer func() {
 		if err != nil {
 			var se *StepError
@@ -121,13 +150,12 @@ func Run(ctx context.Context, base *atm.Config, sc *Scenario, o Options) (err er
 		return fmt.Errorf("scenario: %w", err)
 	}
 	defer logf.Close()
-	r.log = zerolog.New(logf).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+	log := zerolog.New(logf).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 
 	cfg := *base
 	hc := *base.Host
 	cfg.ATM.StateDir = filepath.Join(dir, "atm")
 	hc.DB = filepath.Join(dir, "host.db")
-	r.cfg = &cfg
 	r.cur, _ = currency.ByAlpha(cfg.ATM.Currency)
 	if r.seed, err = seed.Load(hc.Seed); err != nil {
 		return fmt.Errorf("scenario: %w", err)
@@ -135,21 +163,14 @@ func Run(ctx context.Context, base *atm.Config, sc *Scenario, o Options) (err er
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := r.startHost(ctx, hc); err != nil {
+	if err := r.startHost(ctx, hc, log); err != nil {
 		return err
 	}
 	defer r.stopHost()
 	defer r.h.Close()
 	cfg.Host = nil
 	cfg.HostLink.Addr = r.hostAddr
-	r.d, err = atm.Start(ctx, &cfg, atm.DaemonOptions{
-		Clock: r.clk, ManualTicks: true, NoControl: true, Log: r.log,
-		Observe: func(dir hostlink.Direction, m *hostlink.Message) {
-			r.mu.Lock()
-			r.msgs = append(r.msgs, hostMsg{dir, *m})
-			r.mu.Unlock()
-		},
-	})
+	r.d, err = atm.Start(ctx, &cfg, atm.DaemonOptions{Clock: r.clk, ManualTicks: true, NoControl: true, Log: log})
 	if err != nil {
 		return fmt.Errorf("scenario: start atmd: %w", err)
 	}
@@ -174,8 +195,8 @@ func Run(ctx context.Context, base *atm.Config, sc *Scenario, o Options) (err er
 	return nil
 }
 
-func (r *run) startHost(ctx context.Context, hc host.Config) error {
-	h, err := host.New(hc, host.WithClock(r.clk), host.WithReset(), host.WithLogger(r.log))
+func (r *run) startHost(ctx context.Context, hc host.Config, log zerolog.Logger) error {
+	h, err := host.New(hc, host.WithClock(r.clk), host.WithReset(), host.WithLogger(log))
 	if err != nil {
 		return fmt.Errorf("scenario: host: %w", err)
 	}
@@ -210,6 +231,9 @@ func (r *run) stopHost() {
 
 // settle lets the ATM catch up with everything already posted.
 func (r *run) settle(ctx context.Context) error {
+	if r.clk == nil {
+		return r.d.Runner.Sync(ctx)
+	}
 	return r.d.Runner.Tick(ctx)
 }
 
@@ -233,7 +257,7 @@ func (r *run) poll(ctx context.Context, cond func() (bool, string)) error {
 			}
 			return errors.New(saw)
 		case <-t.C:
-			r.d.Runner.Tick(ctx) // health and timers see the current time
+			r.settle(ctx) // health and timers see the current time
 		}
 	}
 }
@@ -284,6 +308,12 @@ func (r *run) step(ctx context.Context, st Step) error {
 	case "wait":
 		d, _ := time.ParseDuration(a[0])
 		return r.wait(ctx, d)
+	case "host stop", "host start", "expect balance":
+		if r.h == nil {
+			return fmt.Errorf("%s: the host is not run by this driver", st.Verb)
+		}
+	}
+	switch st.Verb {
 	case "host stop":
 		r.stopHost()
 		return r.settle(ctx)
@@ -424,6 +454,14 @@ func (r *run) choose(ctx context.Context, want string) error {
 func (r *run) wait(ctx context.Context, d time.Duration) error {
 	if err := r.settle(ctx); err != nil {
 		return err
+	}
+	if r.clk == nil {
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	for d > 0 {
 		s := min(d, time.Second)
@@ -620,12 +658,9 @@ func (r *run) expectHost(ctx context.Context, a []string) error {
 		want[a[i]] = a[i+1]
 	}
 	return r.poll(ctx, func() (bool, string) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
 		var seen []string
-		for i := r.msgCursor; i < len(r.msgs); i++ {
-			m := r.msgs[i].m
-			seen = append(seen, fmt.Sprintf("%s proc %s rc %s", m.MTI, m.ProcCode, m.RespCode))
+		for _, m := range r.d.HostMessages(r.msgCursor) {
+			seen = append(seen, fmt.Sprintf("%s proc %s rc %s", m.MTI, m.Proc, m.RC))
 			if m.MTI != a[0] {
 				continue
 			}
@@ -633,16 +668,16 @@ func (r *run) expectHost(ctx context.Context, a []string) error {
 			for k, v := range want {
 				switch k {
 				case "proc":
-					ok = ok && m.ProcCode == v
+					ok = ok && m.Proc == v
 				case "rc":
-					ok = ok && m.RespCode == v
+					ok = ok && m.RC == v
 				case "amount":
 					f, _ := parseAmount(v)
 					ok = ok && m.Amount == r.minor(f)
 				}
 			}
 			if ok {
-				r.msgCursor = i + 1
+				r.msgCursor = m.Seq
 				return true, ""
 			}
 		}

@@ -1,20 +1,43 @@
 // Package hsm plays the reference host's hardware security module: the
-// only place on the bank side that holds keys or ever sees a clear PIN.
+// only place on the bank side that holds clear keys or ever sees a clear
+// PIN.
 //
-// It keeps three keys:
+// # Keys
 //
-//   - the PIN encryption key (TDES, double or triple length), shared with
-//     the ATM's PIN pad in this first version, under which field 52 PIN
-//     blocks (ISO 9564 format 0) arrive;
+// Configured:
+//
 //   - the PIN verification key (PVK, an HMAC-SHA256 key of at least 16
 //     bytes): a card's PIN verification value is
 //     PVV = HMAC-SHA256(PVK, PAN || 0x00 || PIN), computed once at
 //     seeding, and the only PIN-derived value the host stores;
-//   - the dispense key (at least 32 bytes), shared with the dispenser,
-//     under which approvals carry a dispense token (hal/dispenser).
+//   - the local master key (LMK, AES, 16, 24 or 32 bytes), under which
+//     the working keys are stored in the database; its check value is the
+//     first 3 bytes of AES(LMK, 16 zero bytes) (LMKCheck);
+//   - one terminal master key (TMK, TDES double or triple length) per
+//     terminal, the key the bank's custodians loaded into that ATM as
+//     components; it only wraps working keys for the key exchange.
+//
+// Exchanged (ExchangeKeys, sim/host/keyexchange): per terminal, a PIN key
+// (TPK), a MAC key (TAK) and a dispense key (TDK), generated fresh at
+// every exchange. The HSM hands them out only encrypted: under the TMK
+// for the terminal, and under the LMK for the database, as WorkingKeys.
+//
+// # Stored form
+//
+// A stored working key is nonce (12 bytes) || AES-GCM(LMK, key) with the
+// additional data "atmd-host-working-key-v1" 0x00 terminal-id 0x00 role,
+// role being TPK, TAK or TDK. A stored key therefore opens only for the
+// terminal and role it was made for: copying another terminal's TPK into
+// a row, or a TDK into the TPK column, gives ErrStoredKey, as does any
+// change to the bytes or a database stored under another LMK.
+//
+// # Operations
 //
 // VerifyPIN is the one function in which a clear PIN exists: it opens the
-// block, computes the PVV, wipes the PIN and compares in constant time.
-// No method returns a key, a PIN or anything from which either could be
-// read back; errors never carry them.
+// terminal's TPK, opens the block, computes the PVV, wipes PIN and key
+// and compares in constant time. DispenseToken signs with the TDK, MAC
+// and VerifyMAC use the TAK (ISO 9797-1 algorithm 3, internal/mac). Every
+// clear working key lives only for the length of one call and is wiped.
+// No method returns a clear key, a PIN or anything from which either
+// could be read back; errors name terminals and roles, never key bytes.
 package hsm

@@ -1,10 +1,13 @@
 // Package store is the reference host's database: an SQLite file
 // (modernc.org/sqlite, pure Go) holding customers, accounts, cards,
-// terminals and the ledger.
+// terminals, the terminals' working keys, the ledger and the tombstones
+// of reversals that arrived before their originals.
 //
 // Create makes a fresh database from a seed (deleting any previous file
-// and its WAL); Open opens one that Create made. The database runs in WAL
-// mode with a busy timeout, synchronous=FULL and foreign keys on.
+// and its WAL); Open opens one that Create made with the same schema
+// version (an older database must be re-created: atmd host --reset). The
+// database runs in WAL mode with a busy timeout, synchronous=FULL and
+// foreign keys on.
 //
 // Rules:
 //
@@ -16,17 +19,27 @@
 //     processes. A CHECK constraint keeps balances from going negative
 //     even if a caller forgets to check.
 //   - Balances and limits are integers in minor units of the account's
-//     currency.
+//     currency. Each account keeps the balance it was created with
+//     (Opening), so the ledger can be reconciled against it: opening −
+//     approved withdrawals + reversed amounts = balance.
 //   - No PIN is ever stored: a card holds its PIN verification value
 //     (computed by the caller, see sim/host/hsm) and its wrong-PIN count.
+//   - No clear key is ever stored: a terminal's working keys (TPK, TAK,
+//     TDK) arrive encrypted under the LMK by the HSM, with their check
+//     values and a generation that counts the exchanges. Create records
+//     the LMK's check value (LMKCheck) so that a host started with another
+//     LMK can say so instead of failing every PIN.
 //   - The ledger keeps no PAN: a row names the card by its id. Each row
 //     records one financial request the host answered, keyed by terminal,
 //     STAN and transmission time, with what is needed to answer a
 //     duplicate of that request identically (response code, auth code,
 //     RRN, balance after, dispense token), and whether and how much of it
 //     was reversed.
-//   - Times are stored as integers (Unix nanoseconds) and tokens as
-//     blobs, so no random-looking digit string lands in the file.
+//   - A tombstone, keyed like a ledger row, records a reversal whose
+//     original the host had not seen; when the original arrives it is
+//     linked to the ledger row that declined it.
+//   - Times are stored as integers (Unix nanoseconds) and tokens and keys
+//     as blobs, so no random-looking digit string lands in the file.
 //
 // Every method takes a context and stops when it is cancelled.
 package store

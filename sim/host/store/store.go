@@ -26,8 +26,9 @@ var (
 	ErrNoDatabase = errors.New("store: no host database")
 )
 
-// schemaVersion is kept in PRAGMA user_version.
-const schemaVersion = 1
+// schemaVersion is kept in PRAGMA user_version. Version 2 added the
+// opening balances, the working keys, the tombstones and the LMK check.
+const schemaVersion = 2
 
 const schema = `
 CREATE TABLE customers (
@@ -41,7 +42,8 @@ CREATE TABLE accounts (
 	customer_id TEXT NOT NULL REFERENCES customers(id),
 	currency    TEXT NOT NULL,
 	balance     INTEGER NOT NULL CHECK (balance >= 0),
-	daily_limit INTEGER NOT NULL CHECK (daily_limit >= 0)
+	daily_limit INTEGER NOT NULL CHECK (daily_limit >= 0),
+	opening     INTEGER NOT NULL CHECK (opening >= 0)
 ) STRICT;
 CREATE TABLE cards (
 	id         TEXT PRIMARY KEY,
@@ -82,6 +84,31 @@ CREATE TABLE ledger (
 	UNIQUE (terminal_id, stan, transmit_time)
 ) STRICT;
 CREATE INDEX ledger_account_day ON ledger (account_id, day);
+CREATE TABLE terminal_keys (
+	terminal_id TEXT PRIMARY KEY,
+	generation  INTEGER NOT NULL,
+	tpk         BLOB NOT NULL,
+	tak         BLOB NOT NULL,
+	tdk         BLOB NOT NULL,
+	tpk_check   BLOB NOT NULL,
+	tak_check   BLOB NOT NULL,
+	tdk_check   BLOB NOT NULL,
+	created     INTEGER NOT NULL
+) STRICT;
+CREATE TABLE tombstones (
+	terminal_id   TEXT NOT NULL,
+	stan          TEXT NOT NULL,
+	transmit_time TEXT NOT NULL,
+	amount        INTEGER NOT NULL,
+	reversal_stan TEXT NOT NULL,
+	time          INTEGER NOT NULL,
+	ledger_id     INTEGER REFERENCES ledger(id),
+	PRIMARY KEY (terminal_id, stan, transmit_time)
+) STRICT;
+CREATE TABLE meta (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+) STRICT;
 `
 
 // Store is an open host database. It is safe for concurrent use.
@@ -110,6 +137,7 @@ type Account struct {
 	Currency   string // ISO 4217 alpha
 	Balance    int64
 	DailyLimit int64
+	Opening    int64 // the balance the database was created with
 }
 
 // Terminal is what the host knows about an ATM.
@@ -207,8 +235,10 @@ type PVVFunc func(pan string, pin []byte) ([]byte, error)
 
 // Create deletes any database at path (with its WAL and shared-memory
 // files) and makes a new one holding sd. Demo PINs are turned into PIN
-// verification values with pvv and not stored.
-func Create(ctx context.Context, path string, sd *seed.Seed, pvv PVVFunc) (*Store, error) {
+// verification values with pvv and not stored. lmkCheck, the check value
+// of the key the working keys will be stored under, is recorded for
+// LMKCheck.
+func Create(ctx context.Context, path string, sd *seed.Seed, pvv PVVFunc, lmkCheck []byte) (*Store, error) {
 	if err := sd.Validate(); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -227,6 +257,9 @@ func Create(ctx context.Context, path string, sd *seed.Seed, pvv PVVFunc) (*Stor
 		}
 		if err := tx.seed(ctx, sd, pvv); err != nil {
 			return err
+		}
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('lmk_check', ?)`, lmkCheck); err != nil {
+			return fmt.Errorf("store: meta: %w", err)
 		}
 		_, err := tx.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
 		return err
@@ -249,8 +282,8 @@ func (t *Tx) seed(ctx context.Context, sd *seed.Seed, pvv PVVFunc) error {
 			if err != nil {
 				return fmt.Errorf("store: account %s: %w", a.ID, err)
 			}
-			if _, err := t.tx.ExecContext(ctx, `INSERT INTO accounts (id, customer_id, currency, balance, daily_limit) VALUES (?, ?, ?, ?, ?)`,
-				a.ID, cu.ID, a.Currency, a.Balance*c.Major(), a.DailyLimit*c.Major()); err != nil {
+			if _, err := t.tx.ExecContext(ctx, `INSERT INTO accounts (id, customer_id, currency, balance, daily_limit, opening) VALUES (?, ?, ?, ?, ?, ?)`,
+				a.ID, cu.ID, a.Currency, a.Balance*c.Major(), a.DailyLimit*c.Major(), a.Balance*c.Major()); err != nil {
 				return fmt.Errorf("store: account %s: %w", a.ID, err)
 			}
 		}
@@ -359,14 +392,41 @@ func affected(res sql.Result, err error, what string) error {
 	return nil
 }
 
-func account(ctx context.Context, q querier, id string) (Account, error) {
+const accountColumns = `id, customer_id, currency, balance, daily_limit, opening`
+
+func scanAccount(r scanner) (Account, error) {
 	var a Account
-	err := q.QueryRowContext(ctx, `SELECT id, customer_id, currency, balance, daily_limit FROM accounts WHERE id = ?`, id).
-		Scan(&a.ID, &a.CustomerID, &a.Currency, &a.Balance, &a.DailyLimit)
+	err := r.Scan(&a.ID, &a.CustomerID, &a.Currency, &a.Balance, &a.DailyLimit, &a.Opening)
+	return a, err
+}
+
+func account(ctx context.Context, q querier, id string) (Account, error) {
+	a, err := scanAccount(q.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id))
 	if err != nil {
 		return Account{}, notFound(err, "account "+id)
 	}
 	return a, nil
+}
+
+// Accounts returns every account, ordered by id.
+func (t *Tx) Accounts(ctx context.Context) ([]Account, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: accounts: %w", err)
+	}
+	return out, nil
 }
 
 // Account returns the account with the given id.
@@ -473,7 +533,16 @@ func (t *Tx) MarkReversed(ctx context.Context, id, amount int64, at time.Time) e
 
 // Ledger returns every ledger entry, oldest first.
 func (s *Store) Ledger(ctx context.Context) ([]Entry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+entryColumns+` FROM ledger ORDER BY id`)
+	return ledger(ctx, s.db)
+}
+
+// Ledger returns every ledger entry, oldest first.
+func (t *Tx) Ledger(ctx context.Context) ([]Entry, error) {
+	return ledger(ctx, t.tx)
+}
+
+func ledger(ctx context.Context, q querier) ([]Entry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+entryColumns+` FROM ledger ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: ledger: %w", err)
 	}
@@ -512,4 +581,156 @@ func (s *Store) Terminal(ctx context.Context, id string) (Terminal, error) {
 	}
 	t.Updated = time.Unix(0, ns)
 	return t, nil
+}
+
+// LMKCheck returns the check value recorded by Create: that of the key
+// the database's working keys are stored under.
+func (s *Store) LMKCheck(ctx context.Context) ([]byte, error) {
+	var v []byte
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'lmk_check'`).Scan(&v); err != nil {
+		return nil, notFound(err, "LMK check value")
+	}
+	return v, nil
+}
+
+// TerminalKeys are a terminal's current working keys as stored: each
+// encrypted under the LMK by the HSM (the store never sees a clear key),
+// with the check values the terminal was given.
+type TerminalKeys struct {
+	TerminalID    string
+	Generation    int64 // 1 for the first exchange, one more for each after
+	TPK, TAK, TDK []byte
+	TPKCheck      []byte
+	TAKCheck      []byte
+	TDKCheck      []byte
+	Created       time.Time
+}
+
+const keyColumns = `terminal_id, generation, tpk, tak, tdk, tpk_check, tak_check, tdk_check, created`
+
+func terminalKeys(ctx context.Context, q querier, id string) (TerminalKeys, error) {
+	var k TerminalKeys
+	var ns int64
+	err := q.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM terminal_keys WHERE terminal_id = ?`, id).
+		Scan(&k.TerminalID, &k.Generation, &k.TPK, &k.TAK, &k.TDK, &k.TPKCheck, &k.TAKCheck, &k.TDKCheck, &ns)
+	if err != nil {
+		return TerminalKeys{}, notFound(err, "working keys of terminal "+id)
+	}
+	k.Created = time.Unix(0, ns)
+	return k, nil
+}
+
+// TerminalKeys returns a terminal's current working keys, ErrNotFound if
+// it has none.
+func (s *Store) TerminalKeys(ctx context.Context, id string) (TerminalKeys, error) {
+	return terminalKeys(ctx, s.db, id)
+}
+
+// TerminalKeys returns a terminal's current working keys, ErrNotFound if
+// it has none.
+func (t *Tx) TerminalKeys(ctx context.Context, id string) (TerminalKeys, error) {
+	return terminalKeys(ctx, t.tx, id)
+}
+
+// SetTerminalKeys replaces a terminal's working keys with k (its
+// Generation is ignored) and returns the new generation.
+func (t *Tx) SetTerminalKeys(ctx context.Context, k TerminalKeys) (int64, error) {
+	var gen int64
+	err := t.tx.QueryRowContext(ctx, `INSERT INTO terminal_keys (`+keyColumns+`) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (terminal_id) DO UPDATE SET generation = generation + 1, tpk = excluded.tpk, tak = excluded.tak,
+		tdk = excluded.tdk, tpk_check = excluded.tpk_check, tak_check = excluded.tak_check, tdk_check = excluded.tdk_check,
+		created = excluded.created
+		RETURNING generation`,
+		k.TerminalID, k.TPK, k.TAK, k.TDK, k.TPKCheck, k.TAKCheck, k.TDKCheck, k.Created.UnixNano()).Scan(&gen)
+	if err != nil {
+		return 0, fmt.Errorf("store: working keys of terminal %s: %w", k.TerminalID, err)
+	}
+	return gen, nil
+}
+
+// Tombstone records a reversal that arrived for a request the host had
+// not seen: if that request arrives later, it is declined, never posted.
+type Tombstone struct {
+	Key                    // the original request, from field 90 of the reversal
+	Amount       int64     // field 4 of the reversal: the original amount
+	ReversalSTAN string    // STAN of the reversal that left it
+	Time         time.Time // when the reversal arrived
+	LedgerID     int64     // ledger entry of the late original, 0 until it arrives
+}
+
+// AddTombstone records ts unless a tombstone with its key exists; it
+// reports whether it added one.
+func (t *Tx) AddTombstone(ctx context.Context, ts Tombstone) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO tombstones (terminal_id, stan, transmit_time, amount, reversal_stan, time)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		ts.TerminalID, ts.STAN, ts.TransmitTime, ts.Amount, ts.ReversalSTAN, ts.Time.UnixNano())
+	if err != nil {
+		return false, fmt.Errorf("store: tombstone: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: tombstone: %w", err)
+	}
+	return n == 1, nil
+}
+
+const tombstoneColumns = `terminal_id, stan, transmit_time, amount, reversal_stan, time, ledger_id`
+
+func scanTombstone(r scanner) (Tombstone, error) {
+	var ts Tombstone
+	var ns int64
+	var id sql.NullInt64
+	if err := r.Scan(&ts.TerminalID, &ts.STAN, &ts.TransmitTime, &ts.Amount, &ts.ReversalSTAN, &ns, &id); err != nil {
+		return Tombstone{}, err
+	}
+	ts.Time, ts.LedgerID = time.Unix(0, ns), id.Int64
+	return ts, nil
+}
+
+// Tombstone returns the tombstone of the request with key k.
+func (t *Tx) Tombstone(ctx context.Context, k Key) (Tombstone, error) {
+	ts, err := scanTombstone(t.tx.QueryRowContext(ctx, `SELECT `+tombstoneColumns+` FROM tombstones
+		WHERE terminal_id = ? AND stan = ? AND transmit_time = ?`, k.TerminalID, k.STAN, k.TransmitTime))
+	if err != nil {
+		return Tombstone{}, notFound(err, fmt.Sprintf("tombstone %s/%s/%s", k.TerminalID, k.STAN, k.TransmitTime))
+	}
+	return ts, nil
+}
+
+// SetTombstoneEntry links the tombstone of key k to the ledger entry
+// that recorded the late original.
+func (t *Tx) SetTombstoneEntry(ctx context.Context, k Key, ledgerID int64) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE tombstones SET ledger_id = ? WHERE terminal_id = ? AND stan = ? AND transmit_time = ?`,
+		ledgerID, k.TerminalID, k.STAN, k.TransmitTime)
+	return affected(res, err, fmt.Sprintf("tombstone %s/%s/%s", k.TerminalID, k.STAN, k.TransmitTime))
+}
+
+// Tombstones returns every tombstone, oldest first.
+func (s *Store) Tombstones(ctx context.Context) ([]Tombstone, error) {
+	return tombstones(ctx, s.db)
+}
+
+// Tombstones returns every tombstone, oldest first.
+func (t *Tx) Tombstones(ctx context.Context) ([]Tombstone, error) {
+	return tombstones(ctx, t.tx)
+}
+
+func tombstones(ctx context.Context, q querier) ([]Tombstone, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+tombstoneColumns+` FROM tombstones ORDER BY time, rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("store: tombstones: %w", err)
+	}
+	defer rows.Close()
+	var out []Tombstone
+	for rows.Next() {
+		ts, err := scanTombstone(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: tombstones: %w", err)
+		}
+		out = append(out, ts)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: tombstones: %w", err)
+	}
+	return out, nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +36,8 @@ customers:
         status: active
 `
 
+var lmkCheck = []byte{0xD5, 0x2F, 0xCD}
+
 // fakePVV stands in for the HSM: it must not be the PIN itself.
 func fakePVV(pan string, pin []byte) ([]byte, error) {
 	out := make([]byte, len(pin))
@@ -50,7 +54,7 @@ func newStore(t *testing.T) (*Store, string) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "host.db")
-	s, err := Create(context.Background(), path, sd, fakePVV)
+	s, err := Create(context.Background(), path, sd, fakePVV, lmkCheck)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +69,7 @@ func TestCreateAndOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Account{ID: "a1", CustomerID: "c1", Currency: "TWD", Balance: 2_500_000, DailyLimit: 2_000_000}); a != want {
+	if want := (Account{ID: "a1", CustomerID: "c1", Currency: "TWD", Balance: 2_500_000, DailyLimit: 2_000_000, Opening: 2_500_000}); a != want {
 		t.Errorf("account = %+v, want %+v", a, want)
 	}
 	c, err := s.Card(ctx, "k1")
@@ -93,8 +97,11 @@ func TestCreateAndOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if a, err := s2.Account(ctx, "a1"); err != nil || a.Balance != 2_000_000 {
-		t.Errorf("after reopen: balance %d, %v; want 2000000", a.Balance, err)
+	if a, err := s2.Account(ctx, "a1"); err != nil || a.Balance != 2_000_000 || a.Opening != 2_500_000 {
+		t.Errorf("after reopen: balance %d, opening %d, %v; want 2000000, 2500000", a.Balance, a.Opening, err)
+	}
+	if c, err := s2.LMKCheck(ctx); err != nil || !bytes.Equal(c, lmkCheck) {
+		t.Errorf("LMKCheck = %X, %v", c, err)
 	}
 }
 
@@ -127,7 +134,7 @@ func TestCreateReplaces(t *testing.T) {
 	}
 	s.Close()
 	sd, _ := seed.Parse([]byte(seedYAML))
-	s2, err := Create(ctx, path, sd, fakePVV)
+	s2, err := Create(ctx, path, sd, fakePVV, lmkCheck)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +146,7 @@ func TestCreateReplaces(t *testing.T) {
 
 func TestCreateRejectsBadSeed(t *testing.T) {
 	bad := &seed.Seed{}
-	_, err := Create(context.Background(), filepath.Join(t.TempDir(), "x.db"), bad, fakePVV)
+	_, err := Create(context.Background(), filepath.Join(t.TempDir(), "x.db"), bad, fakePVV, lmkCheck)
 	if !errors.Is(err, seed.ErrInvalid) {
 		t.Errorf("err = %v, want seed.ErrInvalid", err)
 	}
@@ -333,6 +340,146 @@ func TestUpdateHonoursContext(t *testing.T) {
 	}
 	close(release)
 	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenRefusesOldSchema(t *testing.T) {
+	ctx := context.Background()
+	s, path := newStore(t)
+	if err := s.Update(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, "PRAGMA user_version = 1")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(ctx, path); !errors.Is(err, ErrNoDatabase) || !strings.Contains(err.Error(), "schema version 1, want 2") {
+		t.Errorf("Open of a version 1 database: err = %v", err)
+	}
+}
+
+func TestTerminalKeys(t *testing.T) {
+	ctx := context.Background()
+	s, path := newStore(t)
+	now := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	if _, err := s.TerminalKeys(ctx, "ATM00001"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("keys before any exchange: err = %v, want ErrNotFound", err)
+	}
+	k1 := TerminalKeys{TerminalID: "ATM00001", TPK: []byte("tpk-1"), TAK: []byte("tak-1"), TDK: []byte("tdk-1"),
+		TPKCheck: []byte{1, 1, 1}, TAKCheck: []byte{2, 2, 2}, TDKCheck: []byte{3, 3, 3}, Created: now}
+	k2 := TerminalKeys{TerminalID: "ATM00001", Generation: 99, TPK: []byte("tpk-2"), TAK: []byte("tak-2"), TDK: []byte("tdk-2"),
+		TPKCheck: []byte{4, 4, 4}, TAKCheck: []byte{5, 5, 5}, TDKCheck: []byte{6, 6, 6}, Created: now.Add(time.Hour)}
+	other := k1
+	other.TerminalID = "ATM00002"
+	var gens []int64
+	err := s.Update(ctx, func(tx *Tx) error {
+		for _, k := range []TerminalKeys{k1, other, k2} {
+			g, err := tx.SetTerminalKeys(ctx, k)
+			if err != nil {
+				return err
+			}
+			gens = append(gens, g)
+		}
+		got, err := tx.TerminalKeys(ctx, "ATM00001")
+		if err != nil || string(got.TPK) != "tpk-2" {
+			t.Errorf("TerminalKeys in the transaction = %+v, %v", got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gens[0] != 1 || gens[1] != 1 || gens[2] != 2 {
+		t.Errorf("generations = %v, want [1 1 2]", gens)
+	}
+	s.Close()
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	got, err := s2.TerminalKeys(ctx, "ATM00001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := k2
+	want.Generation = 2
+	if !got.Created.Equal(want.Created) {
+		t.Errorf("created %v, want %v", got.Created, want.Created)
+	}
+	got.Created = want.Created
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after reopen: %+v, want %+v", got, want)
+	}
+	if got, _ := s2.TerminalKeys(ctx, "ATM00002"); got.Generation != 1 || string(got.TDK) != "tdk-1" {
+		t.Errorf("other terminal: %+v", got)
+	}
+}
+
+func TestTombstones(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	now := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	key := Key{TerminalID: "ATM00001", STAN: "000007", TransmitTime: "0314013000"}
+	ts := Tombstone{Key: key, Amount: 300_000, ReversalSTAN: "000008", Time: now}
+	err := s.Update(ctx, func(tx *Tx) error {
+		if _, err := tx.Tombstone(ctx, key); !errors.Is(err, ErrNotFound) {
+			t.Errorf("before: err = %v, want ErrNotFound", err)
+		}
+		if added, err := tx.AddTombstone(ctx, ts); err != nil || !added {
+			t.Errorf("AddTombstone = %v, %v; want added", added, err)
+		}
+		again := ts
+		again.ReversalSTAN, again.Time = "000009", now.Add(time.Minute)
+		if added, err := tx.AddTombstone(ctx, again); err != nil || added {
+			t.Errorf("second AddTombstone = %v, %v; want not added", added, err)
+		}
+		e, err := tx.Append(ctx, Entry{Time: now, Day: "2026-03-14", Key: key, Kind: KindWithdrawal, Amount: 300_000,
+			Currency: "TWD", RespCode: "12"})
+		if err != nil {
+			return err
+		}
+		if err := tx.SetTombstoneEntry(ctx, key, e.ID); err != nil {
+			return err
+		}
+		if err := tx.SetTombstoneEntry(ctx, Key{TerminalID: "X"}, e.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("SetTombstoneEntry of no tombstone: err = %v", err)
+		}
+		got, err := tx.Tombstone(ctx, key)
+		if err != nil || got.LedgerID != e.ID || got.ReversalSTAN != "000008" || !got.Time.Equal(now) || got.Amount != 300_000 {
+			t.Errorf("Tombstone = %+v, %v", got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Tombstones(ctx)
+	if err != nil || len(all) != 1 || all[0].Key != key {
+		t.Errorf("Tombstones = %+v, %v", all, err)
+	}
+}
+
+func TestAccountsAndLedgerInTx(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	err := s.Update(ctx, func(tx *Tx) error {
+		as, err := tx.Accounts(ctx)
+		if err != nil || len(as) != 1 || as[0].ID != "a1" || as[0].Opening != 2_500_000 {
+			t.Errorf("Accounts = %+v, %v", as, err)
+		}
+		if _, err := tx.Append(ctx, Entry{Time: time.Unix(0, 1), Day: "1970-01-01", Key: Key{"T", "000001", "0101000000"},
+			Kind: KindBalance, Currency: "TWD", RespCode: "00"}); err != nil {
+			return err
+		}
+		l, err := tx.Ledger(ctx)
+		if err != nil || len(l) != 1 {
+			t.Errorf("Ledger = %+v, %v", l, err)
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }

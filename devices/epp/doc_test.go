@@ -1,0 +1,111 @@
+package epp_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/atmd/atmd/devices/epp"
+	"github.com/atmd/atmd/hal/pinpad"
+	"github.com/atmd/atmd/hal/pinpad/pinpadtest"
+	"github.com/atmd/atmd/internal/pinblock"
+)
+
+// The example exchange of docs/devices/epp.md, byte for byte, with the
+// driver as the host: the test plays the EPP from the page's lines.
+func TestDocExample(t *testing.T) {
+	steps := readExample(t)
+	end := newDeviceEnd(t)
+	script := make(chan error, 1)
+	go func() {
+		for i, st := range steps {
+			var err error
+			switch st.dir {
+			case "host":
+				var got []byte
+				got, err = end.readFull(len(st.bytes), wait)
+				if err == nil && !bytes.Equal(got, st.bytes) {
+					err = fmt.Errorf("host sent\n% X\nwant\n% X", got, st.bytes)
+				}
+			case "epp":
+				err = end.write(st.bytes)
+			}
+			if err != nil {
+				script <- fmt.Errorf("step %d (%s): %w", i, st.dir, err)
+				return
+			}
+		}
+		script <- nil
+	}()
+
+	dev, err := epp.NewSerial(end.p.Path, epp.Options{Poll: time.Hour, KeyAlgs: map[string]epp.Alg{"pin-aes": epp.AES}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		select {
+		case err := <-script:
+			t.Errorf("script: %v", err)
+		default:
+		}
+		t.Fatalf(format, args...)
+	}
+	if st := dev.Status(); !st.OK() {
+		fail("Status after the greeting = %v", st)
+	}
+	if c := dev.Capabilities(); !slices.Equal(c.Formats, []pinpad.Format{pinpad.ISO0, pinpad.ISO4}) || c.FDKs != 8 || !c.Beeper {
+		fail("Capabilities = %+v", c)
+	}
+
+	ctx := timeout(t, 10*time.Second)
+	var echo []pinpad.Key
+	b, err := dev.GetPIN(ctx, pinpad.PINRequest{PAN: pinpadtest.TestPAN, MinLen: 4, MaxLen: 12, Format: pinpad.ISO0, Key: "pin"},
+		func(k pinpad.Key) { echo = append(echo, k) })
+	if err != nil {
+		fail("GetPIN: %v", err)
+	}
+	if !bytes.Equal(b.Block, mustHex("AC0708A3C923D34D")) || b.Key != "pin" || b.Format != pinpad.ISO0 {
+		t.Errorf("PIN block %+v", b)
+	}
+	pin, err := pinblock.DecryptFormat0(mustHex("0123456789ABCDEFFEDCBA9876543210"), b.Block, []byte(pinpadtest.TestPAN))
+	if err != nil || string(pin) != "1234" {
+		t.Errorf("block opens to %q, %v", pin, err)
+	}
+	m := pinpad.KeyMasked
+	if want := []pinpad.Key{m, m, m, pinpad.KeyBackspace, m, m}; !slices.Equal(echo, want) {
+		t.Errorf("echo %q, want %q", echo, want)
+	}
+
+	kcv, err := dev.LoadKey(ctx, "pin-aes", "kek", mustHex("5D990787B06737878E3CD3CFDFBCBA69"))
+	if err != nil {
+		fail("LoadKey: %v", err)
+	}
+	if !bytes.Equal(kcv, mustHex("C6A13B")) {
+		t.Errorf("KCV % X, want C6 A1 3B", kcv)
+	}
+
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, err = dev.GetData(dctx, pinpad.DataRequest{MaxLen: 6, Terminators: []pinpad.Key{pinpad.F1}}, func(k pinpad.Key) {
+		if k == "5" {
+			cancel() // the host gives up after the first digit
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		fail("GetData cancelled = %v, want context.Canceled", err)
+	}
+	select {
+	case err := <-script:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("the script did not finish")
+	}
+}
