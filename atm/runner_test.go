@@ -1195,7 +1195,6 @@ func TestRunnerHostGaveUpReversalWhileSendInFlight(t *testing.T) {
 // same journal; a fix may need more than Options carries today (a
 // persistent reversal queue), and this test should then be adapted.
 func TestRunnerPendingReversalSurvivesRestart(t *testing.T) {
-	t.Skip("bug: reversals live only in Runner.reverse's goroutine and r.sent (memory): a reversal not acknowledged before shutdown, or a request still in flight at shutdown, is never sent after a restart; nothing reads REVERSAL-QUEUED back")
 	dir := t.TempDir()
 	link1 := newFakeLink()
 	link1.setRespond(func(ctx context.Context, m *hostlink.Message) (*hostlink.Message, error) {
