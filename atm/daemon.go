@@ -24,20 +24,6 @@ import (
 	"github.com/atmd/atmd/sim/host"
 )
 
-// SimDevices are the in-process simulators behind Devices when the
-// config says driver "sim", with their control surfaces.
-type SimDevices struct {
-	CardReader *devsim.CardReader
-	PinPad     *devsim.PinPad
-	Display    *devsim.Display
-	OpDisplay  *devsim.OpDisplay
-	NFCTag     *devsim.NFCTag
-	Dispenser  *devsim.Dispenser
-	Printer    *devsim.Printer
-	Camera     *devsim.Camera
-	Sensors    *devsim.Sensors
-}
-
 // DaemonOptions adjust Start for tests and the scenario runner.
 type DaemonOptions struct {
 	Clock       clock.Clock // default clock.Real
@@ -56,6 +42,7 @@ type DaemonOptions struct {
 type Daemon struct {
 	Config  *Config
 	Runner  *Runner
+	Devices Devices
 	Sim     *SimDevices
 	Journal *journal.Journal
 	SAF     *saf.Queue
@@ -116,7 +103,7 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 	if err != nil {
 		return nil, err
 	}
-	d.Sim = sim
+	d.Devices, d.Sim = devs, sim
 	stan, err := openSTAN(filepath.Join(state, "stan"))
 	if err != nil {
 		return nil, err
@@ -284,30 +271,37 @@ func buildSim(cfg *Config, state string, o DaemonOptions) (Devices, *SimDevices,
 			Count: c.Count, Initial: c.Count, Low: c.Low, Status: dispenser.CassetteOK})
 	}
 	log := func(name string) zerolog.Logger { return o.Log.With().Str("device", name).Logger() }
-	s := &SimDevices{
-		CardReader: devsim.NewCardReader(devsim.CardReaderOptions{Log: log("cardreader")}),
-		PinPad:     devsim.NewPinPad(devsim.PinPadOptions{Log: log("pinpad")}),
-		Display:    devsim.NewDisplay(devsim.DisplayOptions{}),
-		OpDisplay:  devsim.NewOpDisplay(devsim.OpDisplayOptions{}),
-		NFCTag:     devsim.NewNFCTag(devsim.NFCTagOptions{Log: log("nfctag")}),
-		Printer:    devsim.NewPrinter(devsim.PrinterOptions{Log: log("printer")}),
-	}
-	var err error
-	s.Dispenser, err = devsim.NewDispenser(devsim.DispenserOptions{Cassettes: cs, ATM: cfg.ATM.ID,
+	card := devsim.NewCardReader(devsim.CardReaderOptions{Log: log("cardreader")})
+	pad := devsim.NewPinPad(devsim.PinPadOptions{Log: log("pinpad")})
+	disp := devsim.NewDisplay(devsim.DisplayOptions{})
+	op := devsim.NewOpDisplay(devsim.OpDisplayOptions{})
+	tag := devsim.NewNFCTag(devsim.NFCTagOptions{Log: log("nfctag")})
+	prn := devsim.NewPrinter(devsim.PrinterOptions{Log: log("printer")})
+	dsp, err := devsim.NewDispenser(devsim.DispenserOptions{Cassettes: cs, ATM: cfg.ATM.ID,
 		StateFile: filepath.Join(state, "dispenser.json"), MaxNotes: cfg.ATM.MaxNotes, Log: log("dispenser"),
 		PickDelay: dc.Dispenser.PickDelay})
 	if err != nil {
 		return Devices{}, nil, err
 	}
-	if s.Camera, err = devsim.NewCamera(devsim.CameraOptions{Width: 320, Height: 240, Clock: o.Clock, Log: log("camera")}); err != nil {
+	cam, err := devsim.NewCamera(devsim.CameraOptions{Width: 320, Height: 240, Clock: o.Clock, Log: log("camera")})
+	if err != nil {
 		return Devices{}, nil, err
 	}
-	if s.Sensors, err = devsim.NewSensors(devsim.DefaultSensorsOptions); err != nil {
+	sens, err := devsim.NewSensors(devsim.DefaultSensorsOptions)
+	if err != nil {
 		return Devices{}, nil, err
+	}
+	s := &SimDevices{
+		CardReader: card, PinPad: pad, Display: disp, OpDisplay: op, NFCTag: tag, Dispenser: dsp, Printer: prn,
+		Camera: cam, Sensors: sens,
+		Faults: map[string]devsim.Faulty{
+			"cardreader": card, "pinpad": pad, "display": disp, "opdisplay": op, "nfctag": tag.Faults(),
+			"dispenser": dsp, "printer": prn, "camera": cam, "sensors": sens,
+		},
 	}
 	return Devices{
-		CardReader: s.CardReader, PinPad: s.PinPad, Display: s.Display, OpDisplay: s.OpDisplay, NFCTag: s.NFCTag,
-		Dispenser: s.Dispenser, Printer: s.Printer, Camera: s.Camera, Sensors: s.Sensors,
+		CardReader: card, PinPad: pad, Display: disp, OpDisplay: op, NFCTag: tag,
+		Dispenser: dsp, Printer: prn, Camera: cam, Sensors: sens,
 	}, s, nil
 }
 

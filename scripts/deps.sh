@@ -17,9 +17,13 @@ fi
 # Debian packages the tests use. Kept in one list so the printed command
 # and the install are the same.
 pkgs=()
+# build: cgo for the PC/SC driver (ebfe/scard) needs gcc, pkg-config and
+# the pcsclite headers. test: also pcscd with the vpcd virtual reader, so
+# the PC/SC driver is tested against a virtual card through pcscd.
+build=(gcc pkg-config libpcsclite-dev)
 case "$what" in
-  test) pkgs=(gcc) ;;
-  run)  pkgs=() ;;
+  test) pkgs=("${build[@]}" pcscd vsmartcard-vpcd) ;;
+  run)  pkgs=("${build[@]}") ;;
 esac
 
 missing=()

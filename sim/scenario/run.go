@@ -475,28 +475,8 @@ func (r *run) wait(ctx context.Context, d time.Duration) error {
 }
 
 func (r *run) faulty(name string) (devsim.Faulty, bool) {
-	s := r.sim
-	switch name {
-	case "cardreader":
-		return s.CardReader, true
-	case "pinpad":
-		return s.PinPad, true
-	case "display":
-		return s.Display, true
-	case "opdisplay":
-		return s.OpDisplay, true
-	case "nfctag":
-		return s.NFCTag.Faults(), true
-	case "dispenser":
-		return s.Dispenser, true
-	case "printer":
-		return s.Printer, true
-	case "camera":
-		return s.Camera, true
-	case "sensors":
-		return s.Sensors, true
-	}
-	return nil, false
+	f, ok := r.sim.Faults[name]
+	return f, ok
 }
 
 func (r *run) expectScreen(ctx context.Context, id string) error {
@@ -527,7 +507,7 @@ func (r *run) expectScreen(ctx context.Context, id string) error {
 
 func (r *run) denominations() map[int]int64 {
 	out := map[int]int64{}
-	cs, _ := r.sim.Dispenser.Cassettes(context.Background())
+	cs, _ := r.d.Devices.Dispenser.Cassettes(context.Background())
 	for _, c := range cs {
 		out[c.ID] = c.Denomination
 	}
