@@ -237,7 +237,7 @@ func TestBitmap(t *testing.T) {
 		{"primary only", Message{MTI: "0800", STAN: "000001"},
 			"0800" + "0020000000000000" + "000001"},
 		{"field 55 is still primary", Message{MTI: "0200", STAN: "000001", ICC: []byte{0xAB}},
-			"0200" + "0020000000000200" + "000001" + "001AB"},
+			"0200" + "0020000000000200" + "000001" + "002AB"},
 		{"field 70", Message{MTI: "0800", STAN: "000001", NetCode: NetEcho},
 			"0800" + "8020000000000000" + "0400000000000000" + "000001" + "301"},
 		{"field 90", Message{MTI: "0420", STAN: "000001", Original: strings.Repeat("1", 42)},

@@ -29,7 +29,7 @@ type Message struct {
 	Currency     string `iso8583:"49"`  // n3 ISO 4217 numeric
 	PINBlock     []byte `iso8583:"52"`  // b64: 8-byte ISO 9564 format 0 block
 	AddAmounts   string `iso8583:"54"`  // an..120 LLLVAR: balances
-	ICC          []byte `iso8583:"55"`  // b..255 LLLVAR: EMV chip data (BER-TLV)
+	ICC          []byte `iso8583:"55"`  // ans..999 LLLVAR, as hex: EMV chip data (BER-TLV), at most 255 bytes
 	NetCode      string `iso8583:"70"`  // n3 network management code
 	Original     string `iso8583:"90"`  // n42 original data elements
 	Replacement  string `iso8583:"95"`  // an42 replacement amounts

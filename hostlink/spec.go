@@ -1,6 +1,8 @@
 package hostlink
 
 import (
+	"fmt"
+
 	"github.com/moov-io/iso8583"
 	"github.com/moov-io/iso8583/encoding"
 	"github.com/moov-io/iso8583/field"
@@ -165,10 +167,17 @@ var Spec = &iso8583.MessageSpec{
 			Pref:        prefix.ASCII.LLL,
 		}),
 		55: field.NewBinary(&field.Spec{
-			Length:      255,
+			// ISO 8583:1987 field 55 is ans..999: its LLL prefix counts
+			// characters. The chip data's bytes travel as two hex
+			// characters each, so the prefix is twice the byte count
+			// (at most 255 bytes, 510 characters) — what a generic 1987
+			// decoder expects.
+			Length:      iccMaxChars,
 			Description: "ICC Data",
 			Enc:         encoding.BytesToASCIIHex,
 			Pref:        prefix.ASCII.LLL,
+			Packer:      hexCharsPacker{},
+			Unpacker:    hexCharsUnpacker{},
 		}),
 		70: field.NewString(&field.Spec{
 			Length:      3,
@@ -195,4 +204,42 @@ var Spec = &iso8583.MessageSpec{
 			Pref:        prefix.ASCII.Fixed,
 		}),
 	},
+}
+
+// iccMaxChars is field 55's longest value in characters: 255 bytes.
+const iccMaxChars = 510
+
+// hexCharsPacker packs a binary field as hex characters behind a length
+// prefix that counts those characters (not the bytes).
+type hexCharsPacker struct{}
+
+func (hexCharsPacker) Pack(value []byte, spec *field.Spec) ([]byte, error) {
+	enc, err := spec.Enc.Encode(value)
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode content: %w", err)
+	}
+	pref, err := spec.Pref.EncodeLength(spec.Length, len(enc))
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode length: %w", err)
+	}
+	return append(pref, enc...), nil
+}
+
+// hexCharsUnpacker reads what hexCharsPacker wrote: the prefix gives the
+// number of hex characters, which must be even.
+type hexCharsUnpacker struct{}
+
+func (hexCharsUnpacker) Unpack(data []byte, spec *field.Spec) ([]byte, int, error) {
+	n, read, err := spec.Pref.DecodeLength(spec.Length, data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("failed to decode length: %w", err)
+	}
+	if n%2 != 0 {
+		return nil, 0, fmt.Errorf("odd number of hex characters: %d", n)
+	}
+	value, used, err := spec.Enc.Decode(data[read:], n/2)
+	if err != nil {
+		return nil, 0, fmt.Errorf("failed to decode content: %w", err)
+	}
+	return value, read + used, nil
 }

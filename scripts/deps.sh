@@ -19,10 +19,12 @@ fi
 pkgs=()
 # build: cgo for the PC/SC driver (ebfe/scard) needs gcc, pkg-config and
 # the pcsclite headers. test: also pcscd with the vpcd virtual reader, so
-# the PC/SC driver is tested against a virtual card through pcscd.
+# the PC/SC driver is tested against a virtual card through pcscd; and
+# tshark, whose ISO 8583 dissector decodes the golden host link frames as
+# a third party (hostlink/thirdparty_test.go).
 build=(gcc pkg-config libpcsclite-dev)
 case "$what" in
-  test) pkgs=("${build[@]}" pcscd vsmartcard-vpcd) ;;
+  test) pkgs=("${build[@]}" pcscd vsmartcard-vpcd tshark) ;;
   run)  pkgs=("${build[@]}") ;;
 esac
 
