@@ -93,7 +93,9 @@ func reply(id string, withdrawal bool, resp *hostlink.Message, err error) flows.
 	if resp.Private != "" {
 		if t, err := hostlink.ParseTLV(resp.Private); err == nil {
 			if v, ok := t.Get(hostlink.TagToken); ok {
-				r.Token, _ = hex.DecodeString(v)
+				if tok, err := hex.DecodeString(v); err == nil {
+					r.Token = tok
+				}
 			}
 		}
 	}

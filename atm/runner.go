@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -130,6 +131,8 @@ type Runner struct {
 	retryAt    time.Time        // after a failed OnLinkUp, not before this
 	sent       map[string]*sent // by flows txn id, for reversals
 	wg         sync.WaitGroup
+
+	hostReady atomic.Bool // link up and keys exchanged: advices may go
 
 	mu   sync.Mutex // guards the snapshot below
 	snap Snapshot
@@ -415,6 +418,17 @@ func (r *Runner) apply(effects []flows.Effect) {
 	r.snapshot()
 }
 
+// SendAdvice sends a store-and-forward advice, but only while the link is
+// up with keys exchanged: an advice MAC'd under keys the host is replacing
+// would be refused. Otherwise it returns hostlink.ErrNotConnected
+// (nothing sent) and the queue tries again later.
+func (r *Runner) SendAdvice(ctx context.Context, m *hostlink.Message) (*hostlink.Message, error) {
+	if !r.hostReady.Load() {
+		return nil, fmt.Errorf("%w: waiting for sign-on and keys", hostlink.ErrNotConnected)
+	}
+	return r.o.Link.Send(ctx, m)
+}
+
 // linkCameUp runs OnLinkUp in the background; the host counts as up for
 // customers only once it succeeded. A failure is retried at the next
 // health check.
@@ -668,6 +682,7 @@ func (r *Runner) checkHealth() {
 	}
 	r.linkUp = up
 	h := flows.Health{HostUp: up && (r.o.OnLinkUp == nil || r.keysReady)}
+	r.hostReady.Store(h.HostUp)
 	devs := map[string]hal.Status{}
 	for _, d := range r.o.Devices.Named() {
 		st := d.Dev.Status()

@@ -39,6 +39,10 @@ type Config struct {
 	PINFormat   pinpad.Format
 	PINKey      string // name of the PIN key in the PIN pad
 	Timeouts    Timeouts
+	// Boot tells this run of the machine from every earlier one (the
+	// runner uses the journal sequence number of its STARTUP record), so
+	// session and transaction ids stay unique across restarts.
+	Boot string
 }
 
 // Validate checks the configuration.

@@ -380,3 +380,23 @@ func TestEveryScreenHasEveryLanguage(t *testing.T) {
 		}
 	}
 }
+
+// Session ids carry the boot mark, so two runs of the machine that start
+// a session in the same second still give different ids.
+func TestSessionIDsUniqueAcrossBoots(t *testing.T) {
+	ids := map[string]bool{}
+	for _, boot := range []string{"11", "12"} {
+		cfg := testConfig()
+		cfg.Boot = boot
+		m, err := New(cfg, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Step(Health{HostUp: true, Cassettes: cassettes(), PrinterOK: true})
+		m.Step(CardInserted{Card: card})
+		if ids[m.Session()] {
+			t.Fatalf("session id %s repeated across boots", m.Session())
+		}
+		ids[m.Session()] = true
+	}
+}

@@ -287,7 +287,7 @@ func onIdle(m *Machine, ev Event) {
 	case CardInserted:
 		m.sessions++
 		m.sess = &session{
-			id:   fmt.Sprintf("S%s-%04d", m.now.UTC().Format("20060102T150405"), m.sessions%10000),
+			id:   m.sessionID(),
 			lang: m.lang, card: e.Card, cardIn: true,
 		}
 		m.lang = Languages[0]
@@ -296,10 +296,20 @@ func onIdle(m *Machine, ev Event) {
 		m.goTo(PINEntry)
 	case CardFailed:
 		m.sessions++
-		m.sess = &session{id: fmt.Sprintf("S%s-%04d", m.now.UTC().Format("20060102T150405"), m.sessions%10000), lang: m.lang}
+		m.sess = &session{id: m.sessionID(), lang: m.lang}
 		m.journal("CARD-UNREADABLE", "error", errString(e.Err))
 		m.goTo(CardError)
 	}
+}
+
+// sessionID is unique across restarts: the time, this run's boot mark and
+// the session counter of this run.
+func (m *Machine) sessionID() string {
+	id := "S" + m.now.UTC().Format("20060102T150405")
+	if m.cfg.Boot != "" {
+		id += "-B" + m.cfg.Boot
+	}
+	return fmt.Sprintf("%s-%04d", id, m.sessions%10000)
 }
 
 func enterCardError(m *Machine) {

@@ -89,6 +89,9 @@ type Config struct {
 	// response, so the request waiting for it ends with ErrTimeout. When
 	// MAC is nil, nothing is signed or verified.
 	MAC MACer
+	// Written, when set, is called after a request has been written to
+	// the connection (Observe is called just before).
+	Written func(m *Message)
 	// OnReject, if set, is told of every message from the host that was
 	// rejected for its MAC, with the reason (wrapping ErrNoMAC or
 	// ErrBadMAC), so the ATM can journal it. It is called from the
@@ -518,6 +521,9 @@ func (c *Client) writeLoop(s *session) {
 			if err := WriteFrame(s.conn, f.b); err != nil {
 				s.fail(err)
 				return
+			}
+			if c.cfg.Written != nil {
+				c.cfg.Written(f.msg)
 			}
 			s.touch(c.cfg.Clock.Now())
 		case <-s.done:

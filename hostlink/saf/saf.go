@@ -274,11 +274,16 @@ func (q *Queue) Run(ctx context.Context, send Sender) error {
 			}
 		}
 		m := a.Msg
-		attempts[a.ID]++
-		if attempts[a.ID] > 1 || q.old[a.ID] {
+		if attempts[a.ID] > 0 || q.old[a.ID] {
 			m.MTI = hostlink.MTIReversalRepeat
 		}
 		resp, err := send(ctx, &m)
+		if !errors.Is(err, hostlink.ErrNotConnected) {
+			attempts[a.ID]++ // it may have reached the host: repeats are 0421
+		}
+		if err == nil && resp != nil && retryCode(resp.RespCode) {
+			err = fmt.Errorf("saf: the host did not process the advice (rc %s)", resp.RespCode)
+		}
 		if err == nil && resp != nil {
 			if err := q.ack(a, resp.RespCode); err != nil {
 				return err
@@ -298,6 +303,19 @@ func (q *Queue) Run(ctx context.Context, send Sender) error {
 		}
 		backoff = min(2*backoff, q.o.MaxBackoff)
 	}
+}
+
+// retryCode reports response codes that do not acknowledge an advice:
+// the host did not process it (63 security: a MAC under keys it no
+// longer holds; 91 issuer unavailable; 96 system error), so it must come
+// again. Any other code acknowledges, a refusal included: repeating the
+// same advice would not change the answer, and the code is journaled.
+func retryCode(rc string) bool {
+	switch rc {
+	case hostlink.RCSecurityViolation, hostlink.RCIssuerDown, hostlink.RCSystemError:
+		return true
+	}
+	return false
 }
 
 // Close closes the file.

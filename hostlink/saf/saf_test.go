@@ -191,3 +191,49 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// An 0430 that says the host did not process the advice (63: a MAC under
+// old keys) is not an acknowledgement; a send that never left (link down)
+// does not count as an attempt, so the first real send is still 0420.
+func TestRetriesUnprocessedAndCountsOnlyRealSends(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC))
+	q, err := Open(filepath.Join(t.TempDir(), "saf"), Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	var mu sync.Mutex
+	var got []string
+	calls := 0
+	send := func(ctx context.Context, m *hostlink.Message) (*hostlink.Message, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		switch calls {
+		case 1:
+			return nil, hostlink.ErrNotConnected // nothing sent
+		case 2:
+			got = append(got, m.MTI)
+			return &hostlink.Message{MTI: hostlink.MTIReversalResponse, STAN: m.STAN, RespCode: hostlink.RCSecurityViolation}, nil
+		default:
+			got = append(got, m.MTI)
+			return &hostlink.Message{MTI: hostlink.MTIReversalResponse, STAN: m.STAN, RespCode: "00"}, nil
+		}
+	}
+	q.Add(advice("t1", "000501"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- q.Run(ctx, send) }()
+	for i := 0; i < 2; i++ {
+		waitFor(t, "a backoff", func() bool { mu.Lock(); defer mu.Unlock(); return calls == i+1 && clk.Pending() == 1 })
+		clk.Advance(time.Minute)
+	}
+	waitFor(t, "the acknowledgement", func() bool { return len(q.Pending()) == 0 })
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"0420", "0421"}; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("sent %v, want %v", got, want)
+	}
+}
