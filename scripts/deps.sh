@@ -24,8 +24,8 @@ pkgs=()
 # a third party (hostlink/thirdparty_test.go).
 build=(gcc pkg-config libpcsclite-dev)
 case "$what" in
-  test) pkgs=("${build[@]}" pcscd vsmartcard-vpcd tshark) ;;
-  run)  pkgs=("${build[@]}") ;;
+  test) pkgs=("${build[@]}" pcscd vsmartcard-vpcd chromium fonts-noto-cjk tshark) ;;
+  run)  pkgs=("${build[@]}" fonts-noto-cjk) ;;
 esac
 
 missing=()
