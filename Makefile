@@ -6,7 +6,7 @@ FUZZTIME ?= 10s
 STATICCHECK_VERSION ?= v0.7.0
 export PATH := $(dir $(GO)):$(PATH)
 
-.PHONY: all build run test unit scenarios lint fuzz bench deps clean
+.PHONY: all build run test unit scenarios lint fuzz bench smoke deps clean
 
 all: build
 
@@ -43,9 +43,16 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-## bench: Go benchmarks, report in docs/bench.md.
+## bench: codec, host link, fleet, footprint and device figures against
+## their targets: writes docs/bench.md and docs/bench-fleet.svg (a few
+## minutes on 2 cores; loopback only). BENCHFLAGS=-quick for a short try.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./... | tee bench.out
+	GO=$(GO) $(GO) run ./sim/benchreport $(BENCHFLAGS)
+
+## smoke: exercise every device of CONFIG once (hardware: opt-in; never
+## dispenses). RECORD=DIR keeps the serial traffic as test data.
+smoke: build
+	$(BIN) smoke --config $(CONFIG) $(if $(RECORD),--record $(RECORD))
 
 clean:
 	rm -rf bin var bench.out

@@ -83,51 +83,160 @@ type LogConfig struct {
 	Format string `yaml:"format"` // auto (console on a terminal, else JSON), console, json
 }
 
-// DevicesConfig has one entry per device; every one is required.
+// DevicesConfig has one entry per device; every one is required. Each
+// names its driver: "sim" is the in-process simulator (sim/devsim); the
+// others are real drivers (devices/...). A real serial driver with port
+// "sim" (a camera with url "sim") runs against its wire simulator
+// (sim/wire/...), started in-process on a fresh pseudo-terminal (or
+// loopback HTTP listener); the simulator's control surface then drives
+// scenarios and `atmd step` as the in-process simulators do.
 type DevicesConfig struct {
 	CardReader *CardReaderConfig `yaml:"cardreader"`
 	PinPad     *PinPadConfig     `yaml:"pinpad"`
 	Display    *DeviceConfig     `yaml:"display"`
-	OpDisplay  *DeviceConfig     `yaml:"opdisplay"`
-	NFCTag     *DeviceConfig     `yaml:"nfctag"`
+	OpDisplay  *OpDisplayConfig  `yaml:"opdisplay"`
+	NFCTag     *NFCTagConfig     `yaml:"nfctag"`
 	Dispenser  *DispenserConfig  `yaml:"dispenser"`
-	Printer    *DeviceConfig     `yaml:"printer"`
-	Camera     *DeviceConfig     `yaml:"camera"`
-	Sensors    *DeviceConfig     `yaml:"sensors"`
+	Printer    *PrinterConfig    `yaml:"printer"`
+	Camera     *CameraConfig     `yaml:"camera"`
+	Sensors    *SensorsConfig    `yaml:"sensors"`
 }
 
-// CardReaderConfig configures the card reader. Seed, for the simulated
-// reader, is the seed file whose cards `atmd step "insert card ID"` can
-// insert (default: the host section's seed).
-type CardReaderConfig struct {
-	Driver string `yaml:"driver"`
-	Seed   string `yaml:"seed"`
-}
+// Driver names, the value of a device's driver key.
+const (
+	DriverSim     = "sim"     // in-process simulator, every device
+	DriverPCSC    = "pcsc"    // card reader through pcscd (devices/pcsc)
+	DriverEPP     = "epp"     // PIN pad on a serial line (devices/epp)
+	DriverPN532   = "pn532"   // NFC tag on a serial line (devices/pn532)
+	DriverCDM     = "cdm"     // dispenser on a serial line (devices/cdm)
+	DriverESCPOS  = "escpos"  // receipt printer on a serial line (devices/escpos)
+	DriverLCD     = "lcd"     // operator display on a serial line (devices/lcd)
+	DriverSnapcam = "snapcam" // camera with a snapshot URL (devices/snapcam)
+	DriverGPIO    = "gpio"    // sensors and lights on GPIO lines (devices/gpiosensors)
+)
+
+// SimPort, as a serial device's port or the camera's url, runs the
+// device's wire simulator in-process and points the real driver at it.
+const SimPort = "sim"
 
 // DeviceConfig is a device with no options beyond its driver.
 type DeviceConfig struct {
 	Driver string `yaml:"driver"` // "sim"
 }
 
-// PinPadConfig configures the PIN pad. MasterKey, for the simulated PIN
-// pad only, holds the terminal master key's components, loaded at every
-// start; a real EPP keeps its master key, loaded once under dual control
-// from the maintenance menu. Working keys always come from the host.
+// SerialConfig is the serial line of a device on a serial driver.
+type SerialConfig struct {
+	// Port is the device path (/dev/ttyUSB0, /dev/serial/by-id/...), or
+	// "sim" for the device's wire simulator on a pseudo-terminal.
+	Port string `yaml:"port"`
+	// Baud is the line speed; 0 takes the driver's default.
+	Baud int `yaml:"baud"`
+}
+
+// Sim reports whether the port is the in-process wire simulator.
+func (s SerialConfig) Sim() bool { return s.Port == SimPort }
+
+// CardReaderConfig configures the card reader. Seed, for a simulated
+// card reader (driver sim, or pcsc with vpcd), is the seed file whose
+// cards `atmd step "insert card ID"` can insert (default: the host
+// section's seed).
+type CardReaderConfig struct {
+	Driver string `yaml:"driver"` // sim, pcsc
+	Seed   string `yaml:"seed"`
+	// Reader (pcsc) is the PC/SC reader's name or a prefix of it; ""
+	// takes the first reader pcscd lists.
+	Reader string `yaml:"reader"`
+	// VPCD (pcsc, simulation only) is the host:port of pcscd's vpcd
+	// virtual reader: simulated cards are inserted there, as virtual
+	// EMV cards (sim/wire/vcard).
+	VPCD string `yaml:"vpcd"`
+	// AIDs (pcsc) are the EMV applications the terminal supports, in
+	// hex, in order of preference; none: devices/pcsc's defaults.
+	AIDs []string `yaml:"aids"`
+}
+
+// PinPadConfig configures the PIN pad. MasterKey holds the terminal
+// master key's components, loaded at every start; a simulated PIN pad
+// (driver sim, or epp on port sim) needs it. A real EPP keeps its master
+// key, loaded once under dual control: leave MasterKey out. Working keys
+// always come from the host.
 type PinPadConfig struct {
-	Driver    string   `yaml:"driver"`
-	MasterKey []HexKey `yaml:"master_key"`
+	Driver       string   `yaml:"driver"` // sim, epp
+	MasterKey    []HexKey `yaml:"master_key"`
+	SerialConfig `yaml:",inline"`
+}
+
+// NFCTagConfig configures the NFC tag.
+type NFCTagConfig struct {
+	Driver       string `yaml:"driver"` // sim, pn532
+	SerialConfig `yaml:",inline"`
 }
 
 // DispenserConfig configures the dispenser and its cassettes.
 type DispenserConfig struct {
-	Driver string `yaml:"driver"`
+	Driver string `yaml:"driver"` // sim, cdm
 	// MasterKey (simulated dispenser) is the terminal master key's
 	// components; the dispense key arrives from the host under it.
-	MasterKey []HexKey         `yaml:"master_key"`
+	MasterKey []HexKey `yaml:"master_key"`
+	// Cassettes are what a simulated dispenser is loaded with (driver
+	// sim, or cdm on port sim). A real dispenser counts its own.
 	Cassettes []CassetteConfig `yaml:"cassettes"`
 	// PickDelay (simulated dispenser) makes picking take this long per
 	// note, for the fault-injection suite.
-	PickDelay time.Duration `yaml:"pick_delay"`
+	PickDelay    time.Duration `yaml:"pick_delay"`
+	SerialConfig `yaml:",inline"`
+}
+
+// PrinterConfig configures the receipt printer.
+type PrinterConfig struct {
+	Driver       string `yaml:"driver"` // sim, escpos
+	SerialConfig `yaml:",inline"`
+	// Cols (escpos) is the line width in characters: 42 on 80 mm
+	// paper, 32 on 58 mm.
+	Cols int `yaml:"cols"`
+	// CodePage (escpos) is the single-byte table: cp437, cp850, cp852,
+	// cp858, cp866 or windows-1252.
+	CodePage string `yaml:"code_page"`
+	// Big5 (escpos): the printer's two-byte mode takes Big5, so
+	// Traditional Chinese prints.
+	Big5 *bool `yaml:"big5"`
+}
+
+// OpDisplayConfig configures the operator display.
+type OpDisplayConfig struct {
+	Driver       string `yaml:"driver"` // sim, lcd
+	SerialConfig `yaml:",inline"`
+	Rows         int `yaml:"rows"` // lcd: characters
+	Cols         int `yaml:"cols"`
+}
+
+// CameraConfig configures the camera.
+type CameraConfig struct {
+	Driver string `yaml:"driver"` // sim, snapcam
+	// URL (snapcam) is the camera's snapshot URL, http(s)://host/path,
+	// or "sim" for the wire simulator on a loopback listener.
+	URL    string `yaml:"url"`
+	Width  int    `yaml:"width"` // size of the stills, as set in the camera
+	Height int    `yaml:"height"`
+}
+
+// SensorsConfig configures the door, switch and tamper inputs and the
+// guidance lights.
+type SensorsConfig struct {
+	Driver string `yaml:"driver"` // sim, gpio
+	// Pins (gpio) maps each input (vault-door, supervisor, tamper,
+	// cabinet) to its GPIO line, by the name periph.io knows it by
+	// (GPIO17, P1_11, ...).
+	Pins map[string]string `yaml:"pins"`
+	// ActiveLow (gpio) lists the inputs that are on when their line is
+	// low (a switch to ground with a pull-up).
+	ActiveLow []string `yaml:"active_low"`
+	// Pull (gpio) is the pull resistor set on every input line: up, down
+	// or float; "" keeps the board's setting.
+	Pull string `yaml:"pull"`
+	// Lights (gpio) maps each guidance light (card, cash, receipt) to
+	// its GPIO line.
+	Lights map[string]string `yaml:"lights"`
 }
 
 // CassetteConfig is one cash unit as loaded.
@@ -227,6 +336,7 @@ func (c *Config) defaults() {
 			*p.v = p.d
 		}
 	}
+	c.Devices.defaults()
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -281,50 +391,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "must be auto, console or json")
 	}
-	d := c.Devices
-	driver := func(key, drv string) {
-		if drv != "sim" {
-			bad("devices."+key+".driver", "unknown driver %q (available: sim)", drv)
-		}
-	}
-	for _, x := range []struct {
-		key string
-		dev *DeviceConfig
-	}{{"display", d.Display}, {"opdisplay", d.OpDisplay}, {"nfctag", d.NFCTag},
-		{"printer", d.Printer}, {"camera", d.Camera}, {"sensors", d.Sensors}} {
-		if x.dev == nil {
-			bad("devices."+x.key, "missing")
-			continue
-		}
-		driver(x.key, x.dev.Driver)
-	}
-	if d.CardReader == nil {
-		bad("devices.cardreader", "missing")
-	} else {
-		driver("cardreader", d.CardReader.Driver)
-	}
-	if d.PinPad == nil {
-		bad("devices.pinpad", "missing")
-	} else {
-		driver("pinpad", d.PinPad.Driver)
-		masterKey(bad, "devices.pinpad.master_key", d.PinPad.MasterKey)
-	}
-	if d.Dispenser == nil {
-		bad("devices.dispenser", "missing")
-	} else {
-		driver("dispenser", d.Dispenser.Driver)
-		masterKey(bad, "devices.dispenser.master_key", d.Dispenser.MasterKey)
-		if len(d.Dispenser.Cassettes) == 0 {
-			bad("devices.dispenser.cassettes", "no cassettes")
-		}
-		seen := map[int]bool{}
-		for i, cs := range d.Dispenser.Cassettes {
-			if cs.ID <= 0 || seen[cs.ID] || cs.Denomination <= 0 || cs.Count < 0 || cs.Low < 0 {
-				bad(fmt.Sprintf("devices.dispenser.cassettes[%d]", i), "need a unique positive id, a positive denomination and counts >= 0")
-			}
-			seen[cs.ID] = true
-		}
-	}
+	c.Devices.validate(bad)
 	if t := c.HostLink.TLS; t != nil && (t.CA == "" || t.Cert == "" || t.Key == "") {
 		bad("host_link.tls", "needs ca, cert and key")
 	}

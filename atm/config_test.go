@@ -317,6 +317,13 @@ func TestHexKeyHidden(t *testing.T) {
 
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(readSim(f)))
+	if b, err := os.ReadFile("../configs/sim-wire.yaml"); err == nil {
+		f.Add(b)
+	}
+	if b, err := os.ReadFile("../configs/hardware.example.yaml"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("devices:\n  sensors: {driver: gpio, pins: {tamper: GPIO22}, active_low: [tamper]}\n"))
 	f.Add([]byte("atm: {id: ATM00001}\n"))
 	f.Add([]byte("devices:\n  printer: {driver: sim, colour: red}\n"))
 	f.Add([]byte("devices:\n  pinpad: {driver: sim, keys: {pin: [1, 2, 3]}}\n"))
@@ -333,4 +340,165 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("ParseConfig accepted a config Validate rejects: %v", err)
 		}
 	})
+}
+
+func TestLoadConfigSimWire(t *testing.T) {
+	c, err := atm.LoadConfig("../configs/sim-wire.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Devices
+	for _, x := range []struct {
+		name, got, want string
+	}{
+		{"cardreader", d.CardReader.Driver, atm.DriverPCSC},
+		{"pinpad", d.PinPad.Driver + " " + d.PinPad.Port, "epp sim"},
+		{"opdisplay", d.OpDisplay.Driver + " " + d.OpDisplay.Port, "lcd sim"},
+		{"nfctag", d.NFCTag.Driver + " " + d.NFCTag.Port, "pn532 sim"},
+		{"dispenser", d.Dispenser.Driver + " " + d.Dispenser.Port, "cdm sim"},
+		{"printer", d.Printer.Driver + " " + d.Printer.Port, "escpos sim"},
+		{"camera", d.Camera.Driver + " " + d.Camera.URL, "snapcam sim"},
+		{"display", d.Display.Driver, atm.DriverSim},
+		{"sensors", d.Sensors.Driver, atm.DriverSim},
+	} {
+		if x.got != x.want {
+			t.Errorf("%s = %q, want %q", x.name, x.got, x.want)
+		}
+	}
+	if d.CardReader.VPCD == "" || d.CardReader.Reader == "" {
+		t.Errorf("cardreader %+v: want a reader and a vpcd address", d.CardReader)
+	}
+	// The drivers' defaults are filled in, so smoke can print them.
+	if d.PinPad.Baud != 115200 || d.Dispenser.Baud != 115200 || d.NFCTag.Baud != 115200 ||
+		d.Printer.Baud != 38400 || d.Printer.Cols != 42 || d.Printer.CodePage != "cp437" || d.Printer.Big5 == nil || !*d.Printer.Big5 ||
+		d.OpDisplay.Baud != 19200 || d.OpDisplay.Rows != 4 || d.OpDisplay.Cols != 20 || d.Camera.Width != 640 || d.Camera.Height != 480 {
+		t.Errorf("defaults not filled: %+v %+v %+v %+v %+v", d.PinPad.SerialConfig, *d.Printer, *d.OpDisplay, *d.Camera, d.NFCTag.SerialConfig)
+	}
+	if c.Path(c.ATM.StateDir) == "" || c.Host == nil {
+		t.Errorf("sim-wire.yaml: state dir %q, host %v", c.ATM.StateDir, c.Host)
+	}
+}
+
+func TestLoadConfigHardwareExample(t *testing.T) {
+	c, err := atm.LoadConfig("../configs/hardware.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Devices
+	if c.Host != nil || len(d.PinPad.MasterKey) != 0 || len(d.Dispenser.Cassettes) != 0 {
+		t.Errorf("a hardware config holds a host, keys or cassettes")
+	}
+	for name, port := range map[string]string{
+		"pinpad": d.PinPad.Port, "dispenser": d.Dispenser.Port, "nfctag": d.NFCTag.Port,
+		"printer": d.Printer.Port, "opdisplay": d.OpDisplay.Port,
+	} {
+		if !strings.HasPrefix(port, "/dev/") {
+			t.Errorf("%s port %q, want a device path", name, port)
+		}
+	}
+	if d.CardReader.Driver != atm.DriverPCSC || d.CardReader.Reader == "" || d.CardReader.VPCD != "" {
+		t.Errorf("cardreader %+v", d.CardReader)
+	}
+	if d.Sensors.Driver != atm.DriverGPIO || len(d.Sensors.Pins) != 4 || len(d.Sensors.Lights) != 3 {
+		t.Errorf("sensors %+v", d.Sensors)
+	}
+}
+
+// TestParseConfigDevices holds the per-device keys to their drivers:
+// every error names the key at fault.
+func TestParseConfigDevices(t *testing.T) {
+	b, err := os.ReadFile("../configs/sim-wire.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := string(b)
+	const pinKeys = "    master_key:                 # terminal master key components (KCV D27A3F)\n      - 9D51835E014C8AEFA232B5F1CDAB1698   # custodian 1, KCV 027B3B\n      - F720CE5761618A98321F16A42532763E   # custodian 2, KCV F7925B\n"
+	tests := []struct {
+		name  string
+		edits []string
+		want  []string // substrings of the error; none: the edit is valid
+	}{
+		{"option of another driver", []string{"printer: {driver: escpos, port: sim}", "printer: {driver: sim, cols: 42}"},
+			[]string{"devices.printer.cols: only with driver escpos"}},
+		{"port on a sim device", []string{"nfctag: {driver: pn532, port: sim}", "nfctag: {driver: sim, port: /dev/ttyS0}"},
+			[]string{"devices.nfctag.port: only with driver other than sim"}},
+		{"missing port", []string{"nfctag: {driver: pn532, port: sim}", "nfctag: {driver: pn532}"},
+			[]string{"devices.nfctag.port: missing"}},
+		{"bad baud", []string{"opdisplay: {driver: lcd, port: sim}", "opdisplay: {driver: lcd, port: sim, baud: 12345}"},
+			[]string{"devices.opdisplay.baud: 12345 is not a serial line speed"}},
+		{"unknown driver names the choices", []string{"printer: {driver: escpos, port: sim}", "printer: {driver: star, port: sim}"},
+			[]string{`devices.printer.driver: unknown driver "star" (available: sim, escpos)`}},
+		{"display has no real driver yet", []string{"display: {driver: sim}", "display: {driver: web}"},
+			[]string{`devices.display.driver: unknown driver "web" (available: sim)`}},
+		{"vpcd not host:port", []string{"vpcd: 127.0.0.1:35963", "vpcd: localhost"},
+			[]string{`devices.cardreader.vpcd: must be host:port, got "localhost"`}},
+		{"vpcd on a sim reader", []string{"    driver: pcsc\n", "    driver: sim\n"},
+			[]string{"devices.cardreader.reader: only with driver pcsc", "devices.cardreader.vpcd: only with driver pcsc"}},
+		{"bad AID", []string{"    vpcd: 127.0.0.1:35963       # simulated cards are inserted here (vpcd's port)\n", "    vpcd: 127.0.0.1:35963\n    aids: [A0000000031010, A0000Z]\n"},
+			[]string{"devices.cardreader.aids[1]: an AID is 5 to 16 bytes in hex"}},
+		{"cassettes on a real dispenser", []string{"    port: sim                   # the dispenser simulator", "    port: /dev/ttyUSB3   #"},
+			[]string{"devices.dispenser.cassettes: only with driver sim or port sim"}},
+		{"simulated dispenser without cassettes", []string{"      - {id: 1, denomination: 1000, count: 2000, low: 100}\n      - {id: 2, denomination: 500, count: 1000, low: 50}\n      - {id: 3, denomination: 100, count: 2000, low: 100}\n", "", "    cassettes:\n", ""},
+			[]string{"devices.dispenser.cassettes: no cassettes"}},
+		{"simulated EPP without master key", []string{pinKeys, ""},
+			[]string{"devices.pinpad.master_key: need at least two components"}},
+		{"real EPP keeps its own master key", []string{pinKeys, "", "    port: sim                   # the EPP simulator on a pseudo-terminal", "    port: /dev/ttyUSB0",
+			"    port: sim                   # the dispenser simulator", "    port: /dev/ttyUSB1   #", "      - {id: 1, denomination: 1000, count: 2000, low: 100}\n      - {id: 2, denomination: 500, count: 1000, low: 50}\n      - {id: 3, denomination: 100, count: 2000, low: 100}\n", "", "    cassettes:\n", ""},
+			nil},
+		{"simulated dispenser needs the PIN pad's master key", []string{pinKeys, "", "    port: sim                   # the EPP simulator on a pseudo-terminal", "    port: /dev/ttyUSB0"},
+			[]string{"devices.pinpad.master_key: a simulated dispenser starts without the master key"}},
+		{"unknown code page", []string{"printer: {driver: escpos, port: sim}", "printer: {driver: escpos, port: sim, code_page: cp1251}"},
+			[]string{`devices.printer.code_page: unknown code page "cp1251"`}},
+		{"printer columns", []string{"printer: {driver: escpos, port: sim}", "printer: {driver: escpos, port: sim, cols: 300}"},
+			[]string{"devices.printer.cols: 300, want 8 to 255"}},
+		{"lcd size", []string{"opdisplay: {driver: lcd, port: sim}", "opdisplay: {driver: lcd, port: sim, rows: 0, cols: 300}"},
+			[]string{"devices.opdisplay.rows/cols"}},
+		{"camera URL never quoted", []string{"camera: {driver: snapcam, url: sim}", "camera: {driver: snapcam, url: 'ftp://user:s3cret@cam/x'}"},
+			[]string{"devices.camera.url: must be http(s)://host/path"}},
+		{"gpio unknown input", []string{"sensors: {driver: sim}", "sensors: {driver: gpio, pins: {vault-door: GPIO17, door: GPIO4}}"},
+			[]string{"devices.sensors.pins.door: unknown input"}},
+		{"gpio no pins", []string{"sensors: {driver: sim}", "sensors: {driver: gpio, lights: {card: GPIO5}}"},
+			[]string{"devices.sensors.pins: no inputs wired"}},
+		{"gpio active_low not wired", []string{"sensors: {driver: sim}", "sensors: {driver: gpio, pins: {tamper: GPIO22}, active_low: [cabinet]}"},
+			[]string{`devices.sensors.active_low[0]: "cabinet" is not an input in pins`}},
+		{"gpio pull", []string{"sensors: {driver: sim}", "sensors: {driver: gpio, pins: {tamper: GPIO22}, pull: sideways}"},
+			[]string{`devices.sensors.pull: must be up, down or float`}},
+		{"gpio unknown light", []string{"sensors: {driver: sim}", "sensors: {driver: gpio, pins: {tamper: GPIO22}, lights: {disco: GPIO5}}"},
+			[]string{"devices.sensors.lights.disco: unknown light"}},
+		{"pins on sim sensors", []string{"sensors: {driver: sim}", "sensors: {driver: sim, pins: {tamper: GPIO22}}"},
+			[]string{"devices.sensors.pins: only with driver gpio"}},
+		{"unknown serial key", []string{"nfctag: {driver: pn532, port: sim}", "nfctag: {driver: pn532, port: sim, parity: even}"},
+			[]string{"devices.nfctag", "field parity not found"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := base
+			for i := 0; i+1 < len(tt.edits); i += 2 {
+				out := strings.Replace(in, tt.edits[i], tt.edits[i+1], 1)
+				if out == in {
+					t.Fatalf("%q not in sim-wire.yaml", tt.edits[i])
+				}
+				in = out
+			}
+			c, err := atm.ParseConfig([]byte(in))
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("ParseConfig: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("ParseConfig accepted it: %+v", c.Devices)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %q\nwant it to contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error quotes the camera URL's password: %v", err)
+			}
+			assertNoKeyMaterial(t, base+in, err)
+		})
+	}
 }

@@ -9,18 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/atmd/atmd/hal/dispenser"
 	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/hostlink"
 	"github.com/atmd/atmd/hostlink/saf"
 	"github.com/atmd/atmd/internal/clock"
-	"github.com/atmd/atmd/internal/currency"
 	"github.com/atmd/atmd/internal/failpoint"
 	"github.com/atmd/atmd/journal"
-	"github.com/atmd/atmd/sim/devsim"
 	"github.com/atmd/atmd/sim/host"
 )
 
@@ -35,6 +33,10 @@ type DaemonOptions struct {
 	NoControl bool
 	// Observe taps every host message (after the journal's own tap).
 	Observe func(dir hostlink.Direction, m *hostlink.Message)
+	// DevicePoll, when positive, is how often the drivers of devices on
+	// their wire simulators (port sim) check the device and reach for
+	// one that went away; see DeviceOptions.Poll.
+	DevicePoll time.Duration
 }
 
 // Daemon is a running atmd: devices, journal, host link, runner, and the
@@ -50,8 +52,9 @@ type Daemon struct {
 	Host    *host.Host
 	HostLn  net.Listener
 
-	cancel context.CancelFunc
-	lock   *os.File // flock on the state dir, held for the daemon's life
+	cancel  context.CancelFunc
+	lock    *os.File   // flock on the state dir, held for the daemon's life
+	devices *DeviceSet // closed by Stop, after the runner halted them
 
 	msgMu sync.Mutex
 	msgs  []HostMsg // recent host messages, without card data
@@ -99,11 +102,14 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 			return nil, err
 		}
 	}
-	devs, sim, err := buildSim(cfg, state, o)
-	if err != nil {
+	if d.devices, err = OpenDevices(ctx, cfg, DeviceOptions{Clock: o.Clock, Log: o.Log, StateDir: state, Poll: o.DevicePoll}); err != nil {
 		return nil, err
 	}
-	d.Devices, d.Sim = devs, sim
+	devs := d.devices.Devices
+	d.Devices, d.Sim = devs, d.devices.Sim
+	for name, drv := range d.devices.Drivers {
+		o.Log.Debug().Str("device", name).Str("driver", drv).Msg("device opened")
+	}
 	stan, err := openSTAN(filepath.Join(state, "stan"))
 	if err != nil {
 		return nil, err
@@ -126,9 +132,13 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 	}
 	// Keys: the master key into the PIN pad and the dispenser, working
 	// keys from the host at every sign-on.
+	// A real EPP and dispenser keep the master key they were loaded with
+	// under dual control; a config gives it only for simulated ones.
 	km := &keyManager{pad: devs.PinPad, disp: devs.Dispenser, j: d.Journal, log: o.Log.With().Str("component", "keys").Logger()}
-	if err := km.loadMaster(ctx, keyBytes(cfg.Devices.PinPad.MasterKey)); err != nil {
-		return nil, err
+	if mk := cfg.Devices.PinPad.MasterKey; len(mk) > 0 {
+		if err := km.loadMaster(ctx, keyBytes(mk)); err != nil {
+			return nil, err
+		}
 	}
 	macer, ok := devs.PinPad.(pinpad.MACer)
 	if !ok {
@@ -220,10 +230,16 @@ func (d *Daemon) goRun(name string, f func() error) {
 	}()
 }
 
-// Stop stops everything and waits; devices are halted by the runner.
+// Stop stops everything and waits: the runner halts the devices, then
+// their drivers close, and the simulators behind them stop. It works
+// after a partial start too.
 func (d *Daemon) Stop() error {
 	d.cancel()
 	d.wg.Wait()
+	if d.devices != nil {
+		d.devices.Close() // logs what failed
+		d.devices = nil
+	}
 	if d.Host != nil {
 		d.Host.Close()
 	}
@@ -260,49 +276,6 @@ func keyBytes(ks []HexKey) [][]byte {
 		out[i] = k
 	}
 	return out
-}
-
-func buildSim(cfg *Config, state string, o DaemonOptions) (Devices, *SimDevices, error) {
-	dc := cfg.Devices
-	cur, _ := currency.ByAlpha(cfg.ATM.Currency)
-	var cs []dispenser.Cassette
-	for _, c := range dc.Dispenser.Cassettes {
-		cs = append(cs, dispenser.Cassette{ID: c.ID, Denomination: c.Denomination * cur.Major(), Currency: cur.Alpha,
-			Count: c.Count, Initial: c.Count, Low: c.Low, Status: dispenser.CassetteOK})
-	}
-	log := func(name string) zerolog.Logger { return o.Log.With().Str("device", name).Logger() }
-	card := devsim.NewCardReader(devsim.CardReaderOptions{Log: log("cardreader")})
-	pad := devsim.NewPinPad(devsim.PinPadOptions{Log: log("pinpad")})
-	disp := devsim.NewDisplay(devsim.DisplayOptions{})
-	op := devsim.NewOpDisplay(devsim.OpDisplayOptions{})
-	tag := devsim.NewNFCTag(devsim.NFCTagOptions{Log: log("nfctag")})
-	prn := devsim.NewPrinter(devsim.PrinterOptions{Log: log("printer")})
-	dsp, err := devsim.NewDispenser(devsim.DispenserOptions{Cassettes: cs, ATM: cfg.ATM.ID,
-		StateFile: filepath.Join(state, "dispenser.json"), MaxNotes: cfg.ATM.MaxNotes, Log: log("dispenser"),
-		PickDelay: dc.Dispenser.PickDelay})
-	if err != nil {
-		return Devices{}, nil, err
-	}
-	cam, err := devsim.NewCamera(devsim.CameraOptions{Width: 320, Height: 240, Clock: o.Clock, Log: log("camera")})
-	if err != nil {
-		return Devices{}, nil, err
-	}
-	sens, err := devsim.NewSensors(devsim.DefaultSensorsOptions)
-	if err != nil {
-		return Devices{}, nil, err
-	}
-	s := &SimDevices{
-		CardReader: card, PinPad: pad, Display: disp, OpDisplay: op, NFCTag: tag, Dispenser: dsp, Printer: prn,
-		Camera: cam, Sensors: sens,
-		Faults: map[string]devsim.Faulty{
-			"cardreader": card, "pinpad": pad, "display": disp, "opdisplay": op, "nfctag": tag.Faults(),
-			"dispenser": dsp, "printer": prn, "camera": cam, "sensors": sens,
-		},
-	}
-	return Devices{
-		CardReader: card, PinPad: pad, Display: disp, OpDisplay: op, NFCTag: tag,
-		Dispenser: dsp, Printer: prn, Camera: cam, Sensors: sens,
-	}, s, nil
 }
 
 // HostMsg is the summary of one host message that the daemon keeps for

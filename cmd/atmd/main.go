@@ -38,6 +38,10 @@ usage:
   atmd scenario [--config FILE] [-v] FILE...   run scenario files against a fresh ATM and host
   atmd status   [--config FILE] [--json]   ask the running atmd for its service state and devices
   atmd step     [--config FILE] STEP...    act on the running atmd's simulated devices, one scenario line per argument
+  atmd faults   [--config FILE] [--kills N] [--points LIST] [--net] [--keep DIR] [-v]   fault-injection suite
+  atmd simdev   KIND [--port PATH] [--baud N] [--listen ADDR] [--vpcd ADDR --card ID] [--config FILE]
+                                           run one wire simulator by itself: epp, pn532, cdm, escpos, lcd, snapcam, vcard
+  atmd smoke    [--config FILE] [--record DIR] [--wait D] [-v]   exercise every configured device once (never dispenses)
   atmd version                             print the version
 
 FILE defaults to $ATMD_CONFIG, then configs/sim.yaml.
@@ -65,6 +69,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(args, stdout)
 	case "step":
 		err = cmdStep(args, stdout)
+	case "faults":
+		return cmdFaults(args, stdout, stderr)
+	case "simdev":
+		err = cmdSimdev(args, stdout, stderr)
+	case "smoke":
+		return cmdSmoke(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "atmd", versionString())
 		return 0

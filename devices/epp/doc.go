@@ -1,7 +1,7 @@
 // Package epp drives an encrypting PIN pad (EPP) over a serial port with
 // github.com/tarm/serial, speaking docs/devices/epp.md on top of the
-// framing of docs/devices/framing.md. It implements pinpad.PinPad and
-// pinpad.KeyLoader. The wire simulator sim/wire/epp is an independent
+// framing of docs/devices/framing.md. It implements pinpad.PinPad,
+// pinpad.KeyLoader, pinpad.MACer and pinpad.KeyChecker. The wire simulator sim/wire/epp is an independent
 // implementation of the same pages; the pages' byte-level example is a
 // test of this package too.
 //
@@ -53,4 +53,11 @@
 // component. LoadKeyAlg states it per call. The check value returned is
 // the one the device computed (TDES or AES, per the algorithm); comparing
 // it with the expected one (pinpad.ErrKCVMismatch) is the caller's job.
+// KCV asks the device for a loaded key's check value (KEY-CHECK).
+//
+// MAC has the device compute the ISO 9797-1 algorithm 3 MAC of a message
+// under a named key, so the MAC key never leaves it; data longer than a
+// frame goes in parts (epp.md, MAC), which one lock keeps together. MAC
+// and KEY-CHECK run while an entry waits for keys, as host messages are
+// signed and checked while a customer types.
 package epp

@@ -100,6 +100,13 @@ func TestDocExample(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		fail("GetData cancelled = %v, want context.Canceled", err)
 	}
+
+	if kcv, err := dev.KCV(ctx, "pin"); err != nil || !bytes.Equal(kcv, mustHex("08D7B4")) {
+		fail("KCV pin = % X, %v; want 08 D7 B4", kcv, err)
+	}
+	if m, err := dev.MAC(ctx, "mac", []byte("0200 ATM00001 000123")); err != nil || !bytes.Equal(m, mustHex("3380E7A774048A23")) {
+		fail("MAC = % X, %v; want 33 80 E7 A7 74 04 8A 23", m, err)
+	}
 	select {
 	case err := <-script:
 		if err != nil {

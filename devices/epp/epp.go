@@ -97,6 +97,7 @@ type Dev struct {
 	done   chan struct{}      // closed when the monitor has stopped
 
 	connMu sync.Mutex // one (re)connection at a time
+	macMu  sync.Mutex // the parts of one MAC go out together, with no LOAD-KEY or DELETE-KEY between
 
 	mu       sync.Mutex
 	l        *link // nil while not connected
@@ -108,8 +109,10 @@ type Dev struct {
 }
 
 var (
-	_ pinpad.PinPad    = (*Dev)(nil)
-	_ pinpad.KeyLoader = (*Dev)(nil)
+	_ pinpad.PinPad     = (*Dev)(nil)
+	_ pinpad.KeyLoader  = (*Dev)(nil)
+	_ pinpad.MACer      = (*Dev)(nil)
+	_ pinpad.KeyChecker = (*Dev)(nil)
 )
 
 // NewSerial drives the EPP on the serial port (e.g. "/dev/ttyUSB0"). It
@@ -334,6 +337,9 @@ func (d *Dev) LoadKeyAlg(ctx context.Context, name, kek string, alg Alg, value [
 	case alg > AES, alg == FromKEK && kek == "":
 		return nil, fmt.Errorf("epp: load key %q: algorithm %d: %w", name, alg, hal.ErrInvalid)
 	}
+	// LOAD-KEY discards a MAC sent in parts: not between two parts.
+	d.macMu.Lock()
+	defer d.macMu.Unlock()
 	data := []byte{byte(alg), byte(len(name))}
 	data = append(data, name...)
 	data = append(data, byte(len(kek)))
@@ -357,11 +363,78 @@ func (d *Dev) DeleteKey(ctx context.Context, name string) error {
 	if !validName(name) {
 		return fmt.Errorf("epp: delete key: %q: %w", name, hal.ErrInvalid)
 	}
+	d.macMu.Lock() // as LoadKeyAlg
+	defer d.macMu.Unlock()
 	if _, err := d.do(ctx, "delete key", cmdDeleteKey, append([]byte{byte(len(name))}, name...)); err != nil {
 		return err
 	}
 	d.log.Info().Str("key", name).Msg("key deleted")
 	return nil
+}
+
+// MAC runs MAC (pinpad.MACer): the EPP computes the ISO 9797-1
+// algorithm 3 MAC of data under its key name, a double-length TDES key,
+// and returns its 8 bytes. Data longer than one frame carries goes in
+// parts; the parts of one MAC are never interleaved with another's. At
+// most MaxMACData bytes. A key that is not loaded is pinpad.ErrNoKey, one
+// that cannot make this MAC pinpad.ErrBadRequest. Neither data nor MAC
+// is logged.
+func (d *Dev) MAC(ctx context.Context, key string, data []byte) ([]byte, error) {
+	switch {
+	case !validName(key):
+		return nil, fmt.Errorf("epp: mac: key names are 1-16 printable characters: %w", hal.ErrInvalid)
+	case len(data) > MaxMACData:
+		return nil, fmt.Errorf("epp: mac: %d bytes, at most %d: %w", len(data), MaxMACData, hal.ErrInvalid)
+	}
+	d.macMu.Lock()
+	defer d.macMu.Unlock()
+	pt := byte(macWhole)
+	if len(data) > macPart {
+		pt = macFirst
+	}
+	for {
+		n := min(len(data), macPart)
+		last := n == len(data)
+		if last && pt != macWhole {
+			pt = macLast
+		}
+		req := []byte{pt, byte(len(key))}
+		req = append(req, key...)
+		req = append(req, byte(n>>8), byte(n))
+		req = append(req, data[:n]...)
+		resp, err := d.do(ctx, "mac", cmdMAC, req)
+		if err != nil {
+			return nil, err
+		}
+		if !last {
+			if len(resp) != 0 {
+				return nil, d.malformed("mac", cmdMAC, append([]byte{statusOK}, resp...))
+			}
+			data, pt = data[n:], macMiddle
+			continue
+		}
+		if len(resp) != 8 {
+			return nil, d.malformed("mac", cmdMAC, append([]byte{statusOK}, resp...))
+		}
+		return slices.Clone(resp), nil
+	}
+}
+
+// KCV runs KEY-CHECK (pinpad.KeyChecker): the check value of the loaded
+// key name (3 bytes, TDES or AES by the key's algorithm), never the key.
+// A key that is not loaded is pinpad.ErrNoKey.
+func (d *Dev) KCV(ctx context.Context, name string) ([]byte, error) {
+	if !validName(name) {
+		return nil, fmt.Errorf("epp: key check: %q: %w", name, hal.ErrInvalid)
+	}
+	resp, err := d.do(ctx, "key check", cmdKeyCheck, append([]byte{byte(len(name))}, name...))
+	if err != nil {
+		return nil, err
+	}
+	if len(resp) != 3 {
+		return nil, d.malformed("key check", cmdKeyCheck, append([]byte{statusOK}, resp...))
+	}
+	return slices.Clone(resp), nil
 }
 
 // Beep runs BEEP; hal.ErrUnsupported when the device has no beeper.

@@ -13,6 +13,7 @@ import (
 	"github.com/atmd/atmd/hal"
 	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/hal/pinpad/pinpadtest"
+	"github.com/atmd/atmd/internal/mac"
 	"github.com/atmd/atmd/internal/pinblock"
 	"github.com/atmd/atmd/sim/wire"
 	simepp "github.com/atmd/atmd/sim/wire/epp"
@@ -458,5 +459,99 @@ func waitActive(t *testing.T, sim *simepp.Sim, want string) {
 			t.Fatalf("simulator Active = %q, want %q", sim.Active(), want)
 		case <-tick.C:
 		}
+	}
+}
+
+func TestMACAndKeyCheck(t *testing.T) {
+	macKey := mustHex("89ABCDEF0123456776543210FEDCBA98")
+	r := newRig(t, simepp.Options{Keys: map[string]simepp.Key{
+		"mac": {Alg: simepp.TDES, Value: macKey}, "pin-aes": {Alg: simepp.AES, Value: aesKey},
+	}}, epp.Options{})
+	ctx := timeout(t, wait)
+	ref := func(data []byte) []byte {
+		m, err := mac.RetailMAC(macKey, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+
+	// Whole, and in parts (over 1000 bytes), each the MAC of the data.
+	for _, n := range []int{0, 20, 1000, 1001, 2500, epp.MaxMACData} {
+		data := bytes.Repeat([]byte{byte(n)}, n)
+		m, err := r.dev.MAC(ctx, "mac", data)
+		if err != nil || !bytes.Equal(m, ref(data)) {
+			t.Errorf("MAC of %d bytes = % X, %v; want % X", n, m, err, ref(data))
+		}
+	}
+	// Two long MACs at once: their parts do not mix.
+	errs := make(chan error, 2)
+	for _, b := range []byte{'a', 'b'} {
+		go func() {
+			data := bytes.Repeat([]byte{b}, 3000)
+			m, err := r.dev.MAC(ctx, "mac", data)
+			if err == nil && !bytes.Equal(m, ref(data)) {
+				err = errors.New("wrong MAC for " + string(b))
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// MAC during an entry.
+	res := async(func() (pinpad.Key, error) { return r.dev.ReadKey(ctx, []pinpad.Key{pinpad.F1}) })
+	waitActive(t, r.sim, "keys:F1")
+	if m, err := r.dev.MAC(ctx, "mac", []byte("x")); err != nil || !bytes.Equal(m, ref([]byte("x"))) {
+		t.Errorf("MAC during a key entry = % X, %v", m, err)
+	}
+	if err := r.sim.Press(ctx, pinpad.F1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := await(t, res); err != nil {
+		t.Fatal(err)
+	}
+
+	// Errors.
+	if _, err := r.dev.MAC(ctx, "nokey", nil); !errors.Is(err, pinpad.ErrNoKey) {
+		t.Errorf("MAC under a missing key = %v, want ErrNoKey", err)
+	}
+	if _, err := r.dev.MAC(ctx, "pin-aes", nil); !errors.Is(err, pinpad.ErrBadRequest) {
+		t.Errorf("MAC under an AES key = %v, want ErrBadRequest", err)
+	}
+	if _, err := r.dev.MAC(ctx, "mac", make([]byte, epp.MaxMACData+1)); !errors.Is(err, hal.ErrInvalid) {
+		t.Errorf("MAC of too much data = %v, want hal.ErrInvalid", err)
+	}
+	if _, err := r.dev.MAC(ctx, "", nil); !errors.Is(err, hal.ErrInvalid) {
+		t.Errorf("MAC without a key name = %v, want hal.ErrInvalid", err)
+	}
+
+	// Check values, by the key's algorithm.
+	macKCV, _ := pinblock.KCV(macKey)
+	aesKCV, _ := pinblock.KCVAES(aesKey)
+	if kcv, err := r.dev.KCV(ctx, "mac"); err != nil || !bytes.Equal(kcv, macKCV) {
+		t.Errorf("KCV mac = % X, %v; want % X", kcv, err, macKCV)
+	}
+	if kcv, err := r.dev.KCV(ctx, "pin-aes"); err != nil || !bytes.Equal(kcv, aesKCV) {
+		t.Errorf("KCV pin-aes = % X, %v; want % X", kcv, err, aesKCV)
+	}
+	if _, err := r.dev.KCV(ctx, "nokey"); !errors.Is(err, pinpad.ErrNoKey) {
+		t.Errorf("KCV of a missing key = %v, want ErrNoKey", err)
+	}
+	if _, err := r.dev.KCV(ctx, "a-name-longer-than-16"); !errors.Is(err, hal.ErrInvalid) {
+		t.Errorf("KCV of a long name = %v, want hal.ErrInvalid", err)
+	}
+	if st := r.dev.Status(); !st.OK() {
+		t.Errorf("Status after refusals = %v, want online", st)
+	}
+
+	// A tamper erases the keys.
+	if err := r.sim.Inject(simepp.FaultTamper); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.dev.MAC(ctx, "mac", nil); hal.FaultCode(err) != epp.FaultTamper {
+		t.Errorf("MAC in a tamper = %v, want PIN-TAMPER", err)
 	}
 }

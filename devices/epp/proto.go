@@ -14,6 +14,8 @@ const (
 	cmdGetStatus   = 0x01
 	cmdLoadKey     = 0x02
 	cmdDeleteKey   = 0x03
+	cmdMAC         = 0x04
+	cmdKeyCheck    = 0x05
 	cmdPINEntry    = 0x10
 	cmdDataEntry   = 0x11
 	cmdKeyEntry    = 0x12
@@ -25,6 +27,7 @@ const (
 
 var cmdNames = map[byte]string{
 	cmdGetStatus: "GET-STATUS", cmdLoadKey: "LOAD-KEY", cmdDeleteKey: "DELETE-KEY",
+	cmdMAC: "MAC", cmdKeyCheck: "KEY-CHECK",
 	cmdPINEntry: "PIN-ENTRY", cmdDataEntry: "DATA-ENTRY", cmdKeyEntry: "KEY-ENTRY",
 	cmdCancelEntry: "CANCEL-ENTRY", cmdBeep: "BEEP",
 }
@@ -41,7 +44,22 @@ func cmdName(c byte) string {
 var responseWait = map[byte]time.Duration{
 	cmdGetStatus: 500 * time.Millisecond, cmdCancelEntry: 500 * time.Millisecond, cmdBeep: 500 * time.Millisecond,
 	cmdLoadKey: time.Second, cmdDeleteKey: time.Second,
+	cmdMAC: 500 * time.Millisecond, cmdKeyCheck: 500 * time.Millisecond,
 }
+
+// MAC parts (MAC's PT byte) and limits (epp.md).
+const (
+	macWhole  = 0x00
+	macFirst  = 0x01
+	macMiddle = 0x02
+	macLast   = 0x03
+	// macPart is the most data one MAC command carries.
+	macPart = 1000
+)
+
+// MaxMACData is the most data MAC takes: what the EPP keeps of a MAC
+// sent in parts.
+const MaxMACData = 8192
 
 // Status bytes (framing.md).
 const (

@@ -14,4 +14,12 @@
 //
 // A failure names the file, the line, the step, and what was seen
 // instead.
+//
+// The devices are whatever the config says. With configs/sim.yaml they
+// are the in-process simulators; with configs/sim-wire.yaml they are the
+// real drivers against their wire simulators (a PTY per serial device,
+// virtual EMV cards in pcscd's vpcd reader), driven through the same
+// control surfaces (atm.SimDevices), so the same files run at both
+// levels. The drivers' own timers (polls, line timeouts) run on real
+// time; only the ATM's flows, host link and host use the fake clock.
 package scenario

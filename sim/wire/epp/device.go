@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/atmd/atmd/hal/pinpad"
+	"github.com/atmd/atmd/internal/mac"
 	"github.com/atmd/atmd/internal/mask"
 	"github.com/atmd/atmd/internal/pinblock"
 )
@@ -16,6 +17,8 @@ const (
 	cmdGetStatus   = 0x01
 	cmdLoadKey     = 0x02
 	cmdDeleteKey   = 0x03
+	cmdMAC         = 0x04
+	cmdKeyCheck    = 0x05
 	cmdPINEntry    = 0x10
 	cmdDataEntry   = 0x11
 	cmdKeyEntry    = 0x12
@@ -48,6 +51,17 @@ const (
 	kClear     = 0x7F
 	kBackspace = 0x08
 	kMasked    = 0x2A
+)
+
+// MAC parts (the PT byte of MAC) and limits.
+const (
+	partWhole  = 0x00
+	partFirst  = 0x01
+	partMiddle = 0x02
+	partLast   = 0x03
+
+	macPartMax = 1000 // DL of one MAC command
+	macDataMax = 8192 // bytes of one MAC, all parts together
 )
 
 // PIN block format codes.
@@ -180,6 +194,10 @@ func (s *Sim) execLocked(f frame) (data []byte, started bool) {
 		return s.loadKeyLocked(f.data), false
 	case cmdDeleteKey:
 		return s.deleteKeyLocked(f.data), false
+	case cmdMAC:
+		return s.macLocked(f.data), false
+	case cmdKeyCheck:
+		return s.keyCheckLocked(f.data), false
 	case cmdPINEntry, cmdDataEntry, cmdKeyEntry:
 		return s.startEntryLocked(f)
 	case cmdCancelEntry:
@@ -287,6 +305,7 @@ func (s *Sim) loadKeyLocked(data []byte) []byte {
 	if s.entry != nil {
 		return []byte{stBusy}
 	}
+	s.dropMACLocked()
 	p := parser{b: data}
 	al := Alg(p.byte())
 	name := p.name(1)
@@ -338,13 +357,7 @@ func (s *Sim) loadKeyLocked(data []byte) []byte {
 		pinblock.Wipe(key)
 		return []byte{stBadParam}
 	}
-	var kcv []byte
-	var err error
-	if alg == TDES {
-		kcv, err = pinblock.KCV(key)
-	} else {
-		kcv, err = pinblock.KCVAES(key)
-	}
+	kcv, err := kcvOf(Key{Alg: alg, Value: key})
 	if err != nil {
 		pinblock.Wipe(key)
 		return []byte{stBadParam}
@@ -361,6 +374,7 @@ func (s *Sim) deleteKeyLocked(data []byte) []byte {
 	if s.entry != nil {
 		return []byte{stBusy}
 	}
+	s.dropMACLocked()
 	p := parser{b: data}
 	name := p.name(1)
 	if !p.done() {
@@ -374,6 +388,82 @@ func (s *Sim) deleteKeyLocked(data []byte) []byte {
 	delete(s.keys, name)
 	s.log.Info().Str("key", name).Msg("key deleted")
 	return []byte{stOK}
+}
+
+// macLocked runs MAC: it keeps the parts of a MAC sent in parts and,
+// with the whole data, computes ISO 9797-1 algorithm 3 under the named
+// key (internal/mac.RetailMAC).
+func (s *Sim) macLocked(data []byte) []byte {
+	p := parser{b: data}
+	pt := p.byte()
+	name := p.name(1)
+	n := int(p.byte())<<8 | int(p.byte())
+	part := p.take(n)
+	if !p.done() || pt > partLast || n > macPartMax {
+		return []byte{stBadParam}
+	}
+	var kept []byte
+	switch pt {
+	case partWhole, partFirst:
+		s.dropMACLocked()
+	default:
+		if s.mac == nil || s.mac.key != name {
+			s.dropMACLocked()
+			return []byte{stBadParam}
+		}
+		kept = s.mac.data
+		s.mac = nil
+	}
+	k, ok := s.keys[name]
+	switch {
+	case !ok:
+		return []byte{stSecurity, reasonNoKey}
+	case k.Alg != TDES || len(k.Value) != 16:
+		return []byte{stSecurity, reasonKeyUnfit}
+	case len(kept)+len(part) > macDataMax:
+		return []byte{stBadParam}
+	}
+	all := append(kept, part...)
+	if pt == partFirst || pt == partMiddle {
+		s.mac = &macInProgress{key: name, data: all}
+		return []byte{stOK}
+	}
+	m, err := mac.RetailMAC(k.Value, all)
+	if err != nil { // halves equal: not a MAC key
+		return []byte{stSecurity, reasonKeyUnfit}
+	}
+	s.log.Debug().Str("key", name).Int("bytes", len(all)).Msg("MAC computed")
+	return append([]byte{stOK}, m...)
+}
+
+// dropMACLocked forgets the parts of an unfinished MAC.
+func (s *Sim) dropMACLocked() { s.mac = nil }
+
+// keyCheckLocked runs KEY-CHECK: the check value of a loaded key, by its
+// algorithm.
+func (s *Sim) keyCheckLocked(data []byte) []byte {
+	p := parser{b: data}
+	name := p.name(1)
+	if !p.done() {
+		return []byte{stBadParam}
+	}
+	k, ok := s.keys[name]
+	if !ok {
+		return []byte{stSecurity, reasonNoKey}
+	}
+	kcv, err := kcvOf(k)
+	if err != nil {
+		return []byte{stSecurity, reasonKeyUnfit}
+	}
+	return append([]byte{stOK}, kcv...)
+}
+
+// kcvOf is a key's check value: TDES or AES by its algorithm.
+func kcvOf(k Key) ([]byte, error) {
+	if k.Alg == TDES {
+		return pinblock.KCV(k.Value)
+	}
+	return pinblock.KCVAES(k.Value)
 }
 
 // startEntryLocked checks an entry command and starts the entry.

@@ -12,7 +12,10 @@
 // with masked KEY events and returns only the encrypted ISO 9564 block
 // (format 0 under TDES, format 4 under AES, built with internal/pinblock;
 // the digits exist only inside the simulator and are wiped when the entry
-// ends), data entry with clear KEY events, and key entry.
+// ends), data entry with clear KEY events, and key entry. It computes
+// MACs (ISO 9797-1 algorithm 3, internal/mac.RetailMAC) under a named
+// key, whole or sent in parts, and reports a key's check value
+// (KEY-CHECK), so the MAC key never leaves it.
 //
 // Running it: New, then Serve(ctx, line) in a goroutine; Serve returns
 // when ctx ends. Standalone (atmd simdev epp --port PATH) it serves a PTY

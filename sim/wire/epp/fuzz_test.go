@@ -45,8 +45,11 @@ func FuzzCommand(f *testing.F) {
 	f.Add(byte(cmdKeyEntry), []byte{2, 0xF1, kCancel})
 	f.Add(byte(cmdDeleteKey), []byte{3, 'p', 'i', 'n'})
 	f.Add(byte(cmdBeep), []byte{0})
+	f.Add(byte(cmdMAC), macData(partWhole, "mac", []byte("0200 ATM00001 000123")))
+	f.Add(byte(cmdMAC), macData(partFirst, "mac", make([]byte, 1000)))
+	f.Add(byte(cmdKeyCheck), []byte{3, 'p', 'i', 'n'})
 	f.Fuzz(func(t *testing.T, cmd byte, data []byte) {
-		s := New(Options{Keys: map[string]Key{"pin": {TDES, pinKey}, "kek": {TDES, kekKey}, "aes": {AES, aesKey}}})
+		s := New(Options{Keys: map[string]Key{"pin": {TDES, pinKey}, "kek": {TDES, kekKey}, "aes": {AES, aesKey}, "mac": {TDES, macKey}}})
 		s.serving = true // queue responses without a line
 		s.mu.Lock()
 		defer s.mu.Unlock()

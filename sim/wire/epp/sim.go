@@ -84,11 +84,18 @@ type Sim struct {
 	truncate int // frame transmissions left that stop half way
 	serving  bool
 	entry    *entry
+	mac      *macInProgress // the parts of a MAC sent in parts, so far
 	outbox   []*outItem
 	// The last command received, for framing.md's repeated-SEQ rule.
 	haveLast bool
 	lastSeq  byte
 	lastResp *frame // nil while its entry runs
+}
+
+// macInProgress is a MAC whose parts are still arriving.
+type macInProgress struct {
+	key  string
+	data []byte
 }
 
 // outItem is something Serve sends: a frame (ACKed, retransmitted) or raw
@@ -189,10 +196,12 @@ func (s *Sim) Inject(code string) error {
 	switch code {
 	case FaultOffline:
 		s.fault = code
+		s.dropMACLocked()
 		s.endEntryLocked(nil, nil)
 		s.dropOutboxLocked()
 		s.haveLast, s.lastResp = false, nil
 	case FaultTamper:
+		s.dropMACLocked()
 		for name, k := range s.keys {
 			pinblock.Wipe(k.Value)
 			delete(s.keys, name)

@@ -14,12 +14,13 @@ import (
 	"github.com/atmd/atmd/hal"
 	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/hal/pinpad/pinpadtest"
+	"github.com/atmd/atmd/internal/mac"
 	"github.com/atmd/atmd/internal/pinblock"
 	"github.com/atmd/atmd/sim/wire"
 )
 
 func exampleSim() *Sim {
-	return New(Options{Keys: map[string]Key{"pin": {TDES, pinKey}, "kek": {TDES, kekKey}}})
+	return New(Options{Keys: map[string]Key{"pin": {TDES, pinKey}, "kek": {TDES, kekKey}, "mac": {TDES, macKey}}})
 }
 
 // The example exchange of docs/devices/epp.md, byte for byte, with the
@@ -605,4 +606,161 @@ func TestServeLifecycle(t *testing.T) {
 func waitServing(t *testing.T, sim *Sim) {
 	t.Helper()
 	waitFor(t, sim, "serving", func() bool { return sim.serving })
+}
+
+// macData is MAC's DATA: PT, the key name, DL and the part.
+func macData(pt byte, key string, part []byte) []byte {
+	d := []byte{pt, byte(len(key))}
+	d = append(d, key...)
+	d = append(d, byte(len(part)>>8), byte(len(part)))
+	return append(d, part...)
+}
+
+func TestMAC(t *testing.T) {
+	weak := mustHex("0123456789ABCDEF0123456789ABCDEF")
+	sim := New(Options{Keys: map[string]Key{"mac": {TDES, macKey}, "pin": {TDES, pinKey},
+		"aes": {AES, aesKey}, "weak": {TDES, weak}, "t24": {TDES, append(bytes.Clone(pinKey), kekKey[:8]...)}}})
+	h := start(t, sim)
+	ok := func(b []byte) []byte { return append([]byte{stOK}, b...) }
+	ref := func(key, data []byte) []byte {
+		m, err := mac.RetailMAC(key, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	long := bytes.Repeat([]byte("0123456789abcdef-"), 150) // 2550 bytes: three parts
+
+	// Known answer (the page's example) and the empty message.
+	if got := h.command(cmdMAC, macData(partWhole, "mac", []byte("0200 ATM00001 000123"))); !bytes.Equal(got, ok(mustHex("3380E7A774048A23"))) {
+		t.Errorf("MAC = % X, want 00 33 80 E7 A7 74 04 8A 23", got)
+	}
+	if got := h.command(cmdMAC, macData(partWhole, "mac", nil)); !bytes.Equal(got, ok(ref(macKey, nil))) {
+		t.Errorf("MAC of nothing = % X", got)
+	}
+
+	// In parts: the same MAC as the whole, whatever the split.
+	for _, split := range [][]int{{1000, 1000, 550}, {7, 1000, 1000, 543}, {1000, 1550 - 1000, 1000}} {
+		rest, pt := long, byte(partFirst)
+		var got []byte
+		for i, n := range split {
+			if i == len(split)-1 {
+				pt = partLast
+			}
+			got = h.command(cmdMAC, macData(pt, "mac", rest[:n]))
+			rest, pt = rest[n:], partMiddle
+			if i < len(split)-1 && !bytes.Equal(got, []byte{stOK}) {
+				t.Fatalf("split %v part %d = % X, want 00", split, i, got)
+			}
+		}
+		if len(rest) != 0 {
+			t.Fatalf("split %v leaves %d bytes", split, len(rest))
+		}
+		if !bytes.Equal(got, ok(ref(macKey, long))) {
+			t.Errorf("split %v: MAC = % X, want % X", split, got, ref(macKey, long))
+		}
+	}
+
+	for _, tc := range []struct {
+		name  string
+		steps [][]byte // all but the last must answer 00
+		want  []byte
+	}{
+		{"middle without first", [][]byte{macData(partMiddle, "mac", long[:8])}, []byte{stBadParam}},
+		{"last without first", [][]byte{macData(partLast, "mac", long[:8])}, []byte{stBadParam}},
+		{"last naming another key", [][]byte{macData(partFirst, "mac", long[:8]), macData(partLast, "pin", long[:8])}, []byte{stBadParam}},
+		{"parts discarded after a bad part", [][]byte{macData(partFirst, "mac", long[:8]), macData(partLast, "pin", nil), macData(partLast, "mac", nil)}, []byte{stBadParam}},
+		{"first discards an unfinished MAC", [][]byte{macData(partFirst, "mac", long[:8]), macData(partFirst, "mac", long[8:16]), macData(partLast, "mac", nil)}, ok(ref(macKey, long[8:16]))},
+		{"whole discards an unfinished MAC", [][]byte{macData(partFirst, "mac", long[:8]), macData(partWhole, "mac", nil), macData(partLast, "mac", nil)}, []byte{stBadParam}},
+		{"LOAD-KEY discards", [][]byte{macData(partFirst, "mac", long[:8]), {0xFF /* LOAD-KEY below */}, macData(partLast, "mac", nil)}, []byte{stBadParam}},
+		{"over 8192 bytes", [][]byte{macData(partFirst, "mac", long[:1000]), macData(partMiddle, "mac", long[:1000]), macData(partMiddle, "mac", long[:1000]),
+			macData(partMiddle, "mac", long[:1000]), macData(partMiddle, "mac", long[:1000]), macData(partMiddle, "mac", long[:1000]),
+			macData(partMiddle, "mac", long[:1000]), macData(partMiddle, "mac", long[:1000]), macData(partLast, "mac", long[:193])}, []byte{stBadParam}},
+		{"8192 bytes", [][]byte{macData(partFirst, "mac", long[:1000]), macData(partMiddle, "mac", long[:1000]), macData(partMiddle, "mac", long[:1000]),
+			macData(partMiddle, "mac", long[:1000]), macData(partMiddle, "mac", long[:1000]), macData(partMiddle, "mac", long[:1000]),
+			macData(partMiddle, "mac", long[:1000]), macData(partMiddle, "mac", long[:1000]), macData(partLast, "mac", long[:192])},
+			ok(ref(macKey, append(bytes.Repeat(long[:1000], 8), long[:192]...)))},
+		{"part over 1000 bytes", [][]byte{macData(partWhole, "mac", long[:1001])}, []byte{stBadParam}},
+		{"DL longer than the data", [][]byte{append(macData(partWhole, "mac", nil)[:5], 0x00, 0x09, 1, 2)}, []byte{stBadParam}},
+		{"bad part", [][]byte{macData(4, "mac", nil)}, []byte{stBadParam}},
+		{"no such key", [][]byte{macData(partWhole, "nokey", nil)}, []byte{stSecurity, reasonNoKey}},
+		{"AES key", [][]byte{macData(partWhole, "aes", nil)}, []byte{stSecurity, reasonKeyUnfit}},
+		{"triple-length key", [][]byte{macData(partWhole, "t24", nil)}, []byte{stSecurity, reasonKeyUnfit}},
+		{"equal halves", [][]byte{macData(partWhole, "weak", nil)}, []byte{stSecurity, reasonKeyUnfit}},
+	} {
+		var got []byte
+		for i, st := range tc.steps {
+			if len(st) == 1 && st[0] == 0xFF {
+				got = h.command(cmdLoadKey, append([]byte{byte(TDES), 1, 'z', 0, 16}, kekKey...))
+				if got[0] != stOK {
+					t.Fatalf("%s: LOAD-KEY = % X", tc.name, got)
+				}
+				continue
+			}
+			got = h.command(cmdMAC, st)
+			if i < len(tc.steps)-1 && (st[0] == partFirst || st[0] == partMiddle) && !bytes.Equal(got, []byte{stOK}) {
+				t.Fatalf("%s: step %d = % X, want 00", tc.name, i, got)
+			}
+		}
+		if !bytes.Equal(got, tc.want) {
+			t.Errorf("%s: MAC = % X, want % X", tc.name, got, tc.want)
+		}
+	}
+
+	// MAC runs while an entry runs; a tamper discards a MAC in parts.
+	h.send(frame{seq: h.seq + 1, cmd: cmdKeyEntry, data: []byte{1, 0xF1}}.encode())
+	h.seq++
+	h.expect([]byte{ack})
+	keySeq := h.seq
+	if got := h.command(cmdMAC, macData(partWhole, "mac", long[:20])); !bytes.Equal(got, ok(ref(macKey, long[:20]))) {
+		t.Errorf("MAC during a key entry = % X", got)
+	}
+	if got := h.command(cmdMAC, macData(partFirst, "mac", long[:8])); !bytes.Equal(got, []byte{stOK}) {
+		t.Fatalf("first part = % X", got)
+	}
+	if err := sim.Inject(FaultTamper); err != nil {
+		t.Fatal(err)
+	}
+	// The key entry ends with the fault, then the STATUS event.
+	if f := h.frame(); f.seq != keySeq || f.cmd != cmdKeyEntry|respBit || f.data[0] != stFault {
+		t.Fatalf("after tamper: SEQ %02X CMD %02X % X", f.seq, f.cmd, f.data)
+	}
+	h.send([]byte{ack})
+	if ev := h.event(); ev.cmd != evStatus {
+		t.Fatalf("after tamper: event %02X", ev.cmd)
+	}
+	if got := h.command(cmdMAC, macData(partLast, "mac", nil)); !bytes.Equal(got, append([]byte{stFault}, FaultTamper...)) {
+		t.Errorf("MAC in a tamper = % X", got)
+	}
+	sim.Clear()
+	if ev := h.event(); ev.cmd != evStatus {
+		t.Fatalf("after clear: event %02X", ev.cmd)
+	}
+	if got := h.command(cmdMAC, macData(partLast, "mac", nil)); !bytes.Equal(got, []byte{stBadParam}) {
+		t.Errorf("last part after a tamper = % X, want 02", got)
+	}
+}
+
+func TestKeyCheck(t *testing.T) {
+	h := start(t, New(Options{Keys: map[string]Key{"pin": {TDES, pinKey}, "pin-aes": {AES, aesKey}}}))
+	tdes, _ := pinblock.KCV(pinKey)
+	aesKCV, _ := pinblock.KCVAES(aesKey)
+	for _, tc := range []struct {
+		data []byte
+		want []byte
+	}{
+		{[]byte{3, 'p', 'i', 'n'}, append([]byte{stOK}, tdes...)},
+		{[]byte{7, 'p', 'i', 'n', '-', 'a', 'e', 's'}, append([]byte{stOK}, aesKCV...)},
+		{[]byte{3, 'm', 'a', 'c'}, []byte{stSecurity, reasonNoKey}},
+		{[]byte{3, 'p', 'i'}, []byte{stBadParam}},
+		{[]byte{0}, []byte{stBadParam}},
+		{[]byte{3, 'p', 'i', 'n', 0}, []byte{stBadParam}},
+	} {
+		if got := h.command(cmdKeyCheck, tc.data); !bytes.Equal(got, tc.want) {
+			t.Errorf("KEY-CHECK % X = % X, want % X", tc.data, got, tc.want)
+		}
+	}
+	if !bytes.Equal(tdes, mustHex("08D7B4")) {
+		t.Errorf("TDES KCV % X", tdes)
+	}
 }
