@@ -93,7 +93,7 @@ type LogConfig struct {
 type DevicesConfig struct {
 	CardReader *CardReaderConfig `yaml:"cardreader"`
 	PinPad     *PinPadConfig     `yaml:"pinpad"`
-	Display    *DeviceConfig     `yaml:"display"`
+	Display    *DisplayConfig    `yaml:"display"`
 	OpDisplay  *OpDisplayConfig  `yaml:"opdisplay"`
 	NFCTag     *NFCTagConfig     `yaml:"nfctag"`
 	Dispenser  *DispenserConfig  `yaml:"dispenser"`
@@ -111,6 +111,7 @@ const (
 	DriverCDM     = "cdm"     // dispenser on a serial line (devices/cdm)
 	DriverESCPOS  = "escpos"  // receipt printer on a serial line (devices/escpos)
 	DriverLCD     = "lcd"     // operator display on a serial line (devices/lcd)
+	DriverWeb     = "web"     // customer screen as a local web page (devices/webscreen)
 	DriverSnapcam = "snapcam" // camera with a snapshot URL (devices/snapcam)
 	DriverGPIO    = "gpio"    // sensors and lights on GPIO lines (devices/gpiosensors)
 )
@@ -122,6 +123,20 @@ const SimPort = "sim"
 // DeviceConfig is a device with no options beyond its driver.
 type DeviceConfig struct {
 	Driver string `yaml:"driver"` // "sim"
+}
+
+// DisplayConfig configures the customer screen. Driver web serves it as a
+// local web page for the kiosk browser (devices/webscreen). With driver
+// sim, Addr (optional) serves a live copy of the simulated screen as a
+// page too, and Panel adds the virtual front panel around it: the card
+// slot, PIN pad, cash tray, receipt slot, NFC tap and technician
+// controls, so the whole ATM can be used by clicking.
+type DisplayConfig struct {
+	Driver        string `yaml:"driver"`
+	Addr          string `yaml:"addr"`           // host:port of the page; loopback unless you mean otherwise
+	Panel         bool   `yaml:"panel"`          // sim only: the virtual front panel
+	Phone         string `yaml:"phone"`          // sim only: address shown in the phone pane
+	RequireViewer bool   `yaml:"require_viewer"` // web: offline (SCR-NO-VIEWER) when no browser shows the page
 }
 
 // SerialConfig is the serial line of a device on a serial driver.

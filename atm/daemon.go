@@ -8,11 +8,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/atmd/atmd/devices/webscreen"
 	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/hostlink"
 	"github.com/atmd/atmd/hostlink/saf"
@@ -48,9 +50,12 @@ type Daemon struct {
 	Sim     *SimDevices
 	Journal *journal.Journal
 	SAF     *saf.Queue
-	Link    *hostlink.Client
-	Host    *host.Host
-	HostLn  net.Listener
+	// Web is the customer screen's page (nil when there is none); URL
+	// gives its address.
+	Web    *webscreen.Dev
+	Link   *hostlink.Client
+	Host   *host.Host
+	HostLn net.Listener
 
 	cancel  context.CancelFunc
 	lock    *os.File   // flock on the state dir, held for the daemon's life
@@ -95,7 +100,10 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 	if d.Journal.Recovered != "" {
 		o.Log.Warn().Str("detail", d.Journal.Recovered).Msg("journal tail recovered")
 	}
-	d.Journal.Append("STARTUP", "", map[string]string{"atm": cfg.ATM.ID})
+	boot, err := d.Journal.Append("STARTUP", "", map[string]string{"atm": cfg.ATM.ID})
+	if err != nil {
+		return nil, err
+	}
 
 	if cfg.Host != nil {
 		if err := d.startHost(ctx, o); err != nil {
@@ -160,19 +168,25 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 		Timeout: cfg.HostLink.Timeout, EchoInterval: cfg.HostLink.EchoInterval,
 		MinBackoff: cfg.HostLink.MinBackoff, MaxBackoff: cfg.HostLink.MaxBackoff,
 		Clock: o.Clock, STAN: stan, Log: linkLog,
+		Written: func(m *hostlink.Message) {
+			if m.MTI == hostlink.MTIFinRequest {
+				failpoint.Hit(failpoint.RequestSent) // the 0200 is on the wire
+			}
+		},
 		Observe: func(dir hostlink.Direction, m *hostlink.Message) {
 			linkLog.Debug().Str("dir", dir.String()).Str("msg", hostlink.Describe(m)).Msg("host message")
 			d.record(dir, m)
-			if dir == hostlink.Outbound && m.MTI == hostlink.MTIFinRequest {
-				failpoint.Hit(failpoint.RequestSent)
-			}
 			if o.Observe != nil {
 				o.Observe(dir, m)
 			}
 		},
 	})
+	// The STARTUP record's sequence number tells this run from every
+	// other: session and transaction ids carry it.
+	flowConfig := cfg.FlowConfig()
+	flowConfig.Boot = strconv.FormatUint(boot.Seq, 10)
 	d.Runner, err = New(Options{
-		Flows: cfg.FlowConfig(), Devices: devs, Link: d.Link, Journal: d.Journal,
+		Flows: flowConfig, Devices: devs, Link: d.Link, Journal: d.Journal,
 		Clock: o.Clock, Log: o.Log.With().Str("component", "runner").Logger(), ManualTicks: o.ManualTicks,
 		SAF: d.SAF, STAN: stan, OnLinkUp: km.exchange,
 	})
@@ -182,7 +196,12 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 	km.link = d.Link
 	d.goRun("hostlink", func() error { return d.Link.Run(ctx) })
 	d.goRun("runner", func() error { return d.Runner.Run(ctx) })
-	d.goRun("saf", func() error { return d.SAF.Run(ctx, d.Link.Send) })
+	d.goRun("saf", func() error { return d.SAF.Run(ctx, d.Runner.SendAdvice) })
+	if err := d.startWeb(ctx, o.Log); err != nil {
+		// The page is a view of the simulated screen, not the screen
+		// itself: the ATM runs without it.
+		o.Log.Warn().Err(err).Msg("customer screen page not served")
+	}
 	if !o.NoControl {
 		sock := cfg.Path(cfg.ATM.ControlSocket)
 		d.goRun("control", func() error { return ServeControl(ctx, sock, d.control, o.Log) })

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/atmd/atmd/devices/webscreen"
 	"io"
 	"net"
 	"os"
@@ -75,6 +76,9 @@ type DeviceSet struct {
 	// Drivers describes each device's driver by device name, e.g.
 	// "epp on sim (/dev/pts/3)", for `atmd smoke` and logs.
 	Drivers map[string]string
+	// Web is the customer screen's web page when the display driver is
+	// web (nil otherwise).
+	Web *webscreen.Dev
 
 	mu      sync.Mutex
 	closers []namedCloser
@@ -255,7 +259,18 @@ func (b *builder) run(name string, serve func(context.Context) error) {
 }
 
 func (b *builder) display(context.Context) error {
-	b.set.Drivers["display"] = DriverSim
+	c := b.cfg.Devices.Display
+	b.set.Drivers["display"] = c.Driver
+	if c.Driver == DriverWeb {
+		cur := b.cfg.ATM.Currency
+		w, err := webscreen.New(webscreen.Options{Addr: c.Addr, Currency: cur, RequireViewer: c.RequireViewer, Log: b.log("display")})
+		if err != nil {
+			return fmt.Errorf("%w: display: %w", ErrDevices, err)
+		}
+		b.set.Devices.Display, b.set.Web = w, w
+		b.run("web display", w.Serve)
+		return nil
+	}
 	d := devsim.NewDisplay(devsim.DisplayOptions{})
 	b.set.Devices.Display, b.sim.Display = d, d
 	b.sim.Faults["display"] = d

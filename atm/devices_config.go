@@ -22,7 +22,7 @@ import (
 var drivers = map[string][]string{
 	"cardreader": {DriverSim, DriverPCSC},
 	"pinpad":     {DriverSim, DriverEPP},
-	"display":    {DriverSim},
+	"display":    {DriverSim, DriverWeb},
 	"opdisplay":  {DriverSim, DriverLCD},
 	"nfctag":     {DriverSim, DriverPN532},
 	"dispenser":  {DriverSim, DriverCDM},
@@ -114,7 +114,21 @@ func (d DevicesConfig) validate(bad func(key, format string, args ...any)) {
 	if d.Display == nil {
 		bad("devices.display", "missing")
 	} else {
-		driver("display", d.Display.Driver)
+		if driver("display", d.Display.Driver) {
+			c := d.Display
+			if c.Addr != "" {
+				if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+					bad("devices.display.addr", "must be host:port, got %q", c.Addr)
+				}
+			}
+			if c.Driver == DriverWeb && c.Addr == "" {
+				bad("devices.display.addr", "the web display needs an address")
+			}
+			if c.Panel && (c.Driver != DriverSim || c.Addr == "") {
+				bad("devices.display.panel", "the virtual front panel needs driver sim and an addr")
+			}
+			only("display", "require_viewer", c.RequireViewer, DriverWeb)
+		}
 	}
 
 	if c := d.CardReader; c == nil {

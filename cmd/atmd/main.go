@@ -60,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd {
 	case "run":
-		err = cmdRun(args, stderr)
+		err = cmdRun(args, stdout, stderr)
 	case "host":
 		err = cmdHost(args, stderr)
 	case "scenario":
@@ -160,7 +160,7 @@ func signals() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 }
 
-func cmdRun(args []string, stderr io.Writer) error {
+func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs, path := flags("run")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -183,6 +183,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 	}
 	log.Info().Str("atm", cfg.ATM.ID).Str("host", cfg.HostLink.Addr).Str("control", cfg.Path(cfg.ATM.ControlSocket)).Msg("atmd started")
+	if u := d.URL(); u != "" {
+		fmt.Fprintf(stdout, "customer screen: %s\n", u)
+		log.Info().Str("url", u).Msg("customer screen served")
+	}
 	go reportService(ctx, d, log, start)
 	err = d.Wait(ctx)
 	log.Info().Msg("atmd stopped: devices halted, journal closed")

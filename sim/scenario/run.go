@@ -17,7 +17,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/atmd/atmd/atm"
-	"github.com/atmd/atmd/hal/cardreader"
 	"github.com/atmd/atmd/hal/dispenser"
 	"github.com/atmd/atmd/hal/display"
 	"github.com/atmd/atmd/internal/clock"
@@ -155,6 +154,13 @@ func Run(ctx context.Context, base *atm.Config, sc *Scenario, o Options) (err er
 	cfg := *base
 	hc := *base.Host
 	cfg.ATM.StateDir = filepath.Join(dir, "atm")
+	// No web page for a scenario's screen: runs go in parallel.
+	if dc := *cfg.Devices.Display; dc.Addr != "" {
+		dc.Addr, dc.Panel = "", false
+		devs := cfg.Devices
+		devs.Display = &dc
+		cfg.Devices = devs
+	}
 	hc.DB = filepath.Join(dir, "host.db")
 	r.cur, _ = currency.ByAlpha(cfg.ATM.Currency)
 	if r.seed, err = seed.Load(hc.Seed); err != nil {
@@ -286,7 +292,7 @@ func (r *run) step(ctx context.Context, st Step) error {
 		if !ok {
 			return fmt.Errorf("no card %q in the seed data (%s)", a[0], r.cardIDs())
 		}
-		return r.notReady(r.sim.CardReader.Insert(pctx, cardOf(c)), "the card slot")
+		return r.notReady(r.sim.CardReader.Insert(pctx, atm.SeedCard(c)), "the card slot")
 	case "take card":
 		pctx, cancel := r.patience(ctx)
 		defer cancel()
@@ -399,14 +405,6 @@ func (r *run) cardIDs() string {
 		}
 	}
 	return "cards: " + strings.Join(ids, ", ")
-}
-
-// cardOf turns a seed card into what a chip reader reads from it.
-func cardOf(c seed.Card) cardreader.Card {
-	return cardreader.Card{
-		PAN: c.PAN, PANSeq: fmt.Sprintf("%03d", c.PANSeq), Expiry: c.Expiry,
-		Track2: c.PAN + "=" + c.Expiry + "201" + "0000000000", Name: c.Name, Technology: cardreader.Chip,
-	}
 }
 
 func (r *run) press(ctx context.Context, names []string) error {
