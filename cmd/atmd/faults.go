@@ -26,7 +26,6 @@ func cmdFaults(args []string, stdout, stderr io.Writer) int {
 	keep := fs.String("keep", "", "work directory to use and keep (default: a temporary one, kept only on failure)")
 	timeout := fs.Duration("timeout", faults.DefaultTimeout, "bound on the whole run")
 	verbose := fs.Bool("v", false, "print a line per iteration")
-	noPace := fs.Bool("no-pace", false, "start each customer session at once, not in a new wall-clock second (see docs/fault-injection.md)")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "atmd faults: %v\n", err)
 		return 2
@@ -36,7 +35,7 @@ func cmdFaults(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o := faults.Options{
-		Config: *cfg, Kills: *kills, Net: *net, NetWithdrawals: *netRuns, Dir: *keep, Timeout: *timeout, NoPace: *noPace,
+		Config: *cfg, Kills: *kills, Net: *net, NetWithdrawals: *netRuns, Dir: *keep, Timeout: *timeout,
 	}
 	if *kills == 0 {
 		o.Kills = -1 // Options: 0 is the default, negative is none

@@ -81,15 +81,6 @@ type Options struct {
 	IterationTimeout time.Duration
 	// Progress, when set, receives a line per iteration.
 	Progress io.Writer
-	// NoPace starts the next atmd that will serve a customer at once,
-	// instead of in a later wall-clock second than the last customer
-	// session began. The flows name sessions after the second they start
-	// in and a per-process counter, so two processes serving their first
-	// customer in the same second reuse a transaction id, and recovery
-	// (which reads the journal by transaction id) then mixes two
-	// withdrawals up. Check (b) reports it. Pacing costs up to a second
-	// per kill; drop it once session ids are unique across restarts.
-	NoPace bool
 }
 
 // ErrSetup: the suite could not be set up (bad options or config, no
@@ -119,8 +110,6 @@ type harness struct {
 	starts  int    // ...that started
 	stops   int    // ...stopped by SIGTERM with exit code 0
 	live    *child // the process running now, for cleanup
-
-	lastSession time.Time // when the last customer session began
 
 	killRecords        int      // kills whose last record was found on disk
 	killRecordProblems []string // ...and those whose was not
@@ -582,22 +571,6 @@ func idle(s atm.Snapshot) bool {
 
 func settled(s atm.Snapshot) bool { return idle(s) && s.SAFPending == 0 }
 
-// pace waits, unless NoPace, until the wall clock is in a later second
-// than the last customer session began in (see Options.NoPace): a
-// process started now names its first session after a later second.
-func (h *harness) pace(ctx context.Context) error {
-	if h.o.NoPace || h.lastSession.IsZero() {
-		return nil
-	}
-	next := h.lastSession.Truncate(time.Second).Add(time.Second)
-	select {
-	case <-time.After(time.Until(next)):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // runPoint kills atmd at point Kills times, each time followed by a
 // recovery run.
 func (h *harness) runPoint(ctx context.Context, cfg, point string) error {
@@ -655,9 +628,6 @@ func (h *harness) killOnce(ctx context.Context, cfg, point string, i int) (bool,
 	if err != nil {
 		return false, err
 	}
-	if err := h.pace(ctx); err != nil {
-		return false, err
-	}
 	before, err := h.lastSeq()
 	if err != nil {
 		return false, err
@@ -672,7 +642,6 @@ func (h *harness) killOnce(ctx context.Context, cfg, point string, i int) (bool,
 		c.kill()
 	} else {
 		var stepErr error
-		h.lastSession = time.Now()
 		for _, st := range h.withdrawal(card)[:stepsTo(point)] {
 			if stepErr = c.step(ctx, st.line, st.what); stepErr != nil {
 				break
@@ -789,9 +758,6 @@ func (h *harness) runNet(ctx context.Context, mode netfault.Mode) error {
 	if err != nil {
 		return err
 	}
-	if err := h.pace(ctx); err != nil {
-		return err
-	}
 	c, err := h.spawn(cfg, "")
 	if err != nil {
 		return err
@@ -899,7 +865,6 @@ func (h *harness) netWithdrawal(ctx context.Context, c *child) (bool, error) {
 		return false, err
 	}
 	steps := h.withdrawal(card)
-	h.lastSession = time.Now()
 	for _, st := range steps[:6] {
 		if err := c.step(ctx, st.line, st.what); err != nil {
 			return false, err
