@@ -38,6 +38,7 @@ usage:
   atmd scenario [--config FILE] [-v] FILE...   run scenario files against a fresh ATM and host
   atmd status   [--config FILE] [--json]   ask the running atmd for its service state and devices
   atmd step     [--config FILE] STEP...    act on the running atmd's simulated devices, one scenario line per argument
+  atmd bench    fleet|host [flags]         fleet load generator and bench host over loopback (make bench: docs/bench.md)
   atmd faults   [--config FILE] [--kills N] [--points LIST] [--net] [--keep DIR] [-v]   fault-injection suite
   atmd simdev   KIND [--port PATH] [--baud N] [--listen ADDR] [--vpcd ADDR --card ID] [--config FILE]
                                            run one wire simulator by itself: epp, pn532, cdm, escpos, lcd, snapcam, vcard
@@ -69,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(args, stdout)
 	case "step":
 		err = cmdStep(args, stdout)
+	case "bench":
+		return cmdBench(args, stdout, stderr)
 	case "faults":
 		return cmdFaults(args, stdout, stderr)
 	case "simdev":

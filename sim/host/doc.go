@@ -103,7 +103,7 @@
 // the same answer, but its PIN is not checked, nothing is debited and no
 // token is issued; the tombstone is linked to that ledger entry. Repeats
 // of the reversal find the tombstone and do nothing. Because each request
-// is decided in one database transaction, an original racing its
+// is decided in one atomic store update, an original racing its
 // reversal ends one of two ways, both balanced: approved then reversed,
 // or tombstoned then declined.
 //
@@ -116,9 +116,11 @@
 // totals per terminal and currency approved − reversed = dispensed
 // according to the host, for comparison with the terminal's counters.
 //
-// Each request is decided in one database transaction, so the balance,
-// the wrong-PIN count, the ledger row and the tombstone move together,
-// and concurrent withdrawals on one account cannot overdraw it.
+// Each request is decided in one atomic store update (store.Update: its
+// own savepoint in a group-committed transaction, answered only once that
+// transaction is on disk), so the balance, the wrong-PIN count, the
+// ledger row and the tombstone move together, and concurrent withdrawals
+// on one account cannot overdraw it: updates run one at a time.
 //
 // # Secrets
 //

@@ -151,6 +151,7 @@ func (h *Host) keyExchange(ctx context.Context, log zerolog.Logger, req, resp *h
 		resp.RespCode = hostlink.RCSystemError
 		return resp
 	}
+	h.cacheKeys(wk, gen)
 	log.Info().Int64("generation", gen).Str("tpk_kcv", hexUpper(wk.TPKCheck)).Str("tak_kcv", hexUpper(wk.TAKCheck)).
 		Str("tdk_kcv", hexUpper(wk.TDKCheck)).Msg("working keys exchanged")
 	resp.Private = f48
@@ -160,7 +161,28 @@ func (h *Host) keyExchange(ctx context.Context, log zerolog.Logger, req, resp *h
 
 func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 
-// update runs fn in a store transaction.
+// txKeys returns, inside a store update, the working keys of the
+// terminal's last completed exchange: from the cache, which has them once
+// the exchange has committed — before its 0810 leaves, so a request made
+// under the new keys always finds them there (its MAC was checked under
+// the same keys) — or else read in tx. A key read in tx is not cached: it
+// may be an exchange this very transaction has not committed yet. It
+// takes no lock of the Host, so Close never waits on it.
+func (h *Host) txKeys(ctx context.Context, tx *store.Tx, terminalID string) (hsm.WorkingKeys, error) {
+	h.keysMu.RLock()
+	c, ok := h.keys[terminalID]
+	h.keysMu.RUnlock()
+	if ok {
+		return c.wk, nil
+	}
+	k, err := tx.TerminalKeys(ctx, terminalID)
+	if err != nil {
+		return hsm.WorkingKeys{}, err
+	}
+	return workingKeys(k), nil
+}
+
+// update runs fn as one atomic store update (store.Update).
 func (h *Host) update(ctx context.Context, fn func(*store.Tx) error) error {
 	db, err := h.store()
 	if err != nil {
@@ -253,7 +275,7 @@ func (h *Host) financial(ctx context.Context, log zerolog.Logger, m *hostlink.Me
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		keys, err := tx.TerminalKeys(ctx, req.TerminalID)
+		keys, err := h.txKeys(ctx, tx, req.TerminalID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			noKeys = true
@@ -269,7 +291,7 @@ func (h *Host) financial(ctx context.Context, log zerolog.Logger, m *hostlink.Me
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		e, err = h.authorise(ctx, log, tx, req, workingKeys(keys))
+		e, err = h.authorise(ctx, log, tx, req, keys)
 		return err
 	})
 	switch {
@@ -354,7 +376,7 @@ func (h *Host) authorise(ctx context.Context, log zerolog.Logger, tx *store.Tx, 
 		e.RespCode = rc
 		return tx.Append(ctx, e)
 	}
-	card, err := tx.CardByPAN(ctx, req.PAN)
+	card, acct, err := tx.CardAndAccountByPAN(ctx, req.PAN)
 	if errors.Is(err, store.ErrNotFound) {
 		return decline(hostlink.RCNoSuchCard, "unknown card")
 	}
@@ -362,10 +384,6 @@ func (h *Host) authorise(ctx context.Context, log zerolog.Logger, tx *store.Tx, 
 		return store.Entry{}, err
 	}
 	e.CardID, e.Account = card.ID, card.AccountID
-	acct, err := tx.Account(ctx, card.AccountID)
-	if err != nil {
-		return store.Entry{}, err
-	}
 	e.Currency = acct.Currency
 	switch {
 	case card.Status == seed.StatusBlocked && card.PINTries >= h.cfg.MaxPINTries:

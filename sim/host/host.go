@@ -43,15 +43,29 @@ type Tombstone = store.Tombstone
 // database, then Serve terminals; Close releases it. Handle may be called
 // directly (tests, in-process use) once the host is open.
 type Host struct {
-	cfg   Config
-	hsm   *hsm.HSM
-	clock clock.Clock
-	log   zerolog.Logger
-	reset bool
-	tls   *tls.Config // set by Open when cfg.TLS is
+	cfg       Config
+	hsm       *hsm.HSM
+	terminals map[string]bool // the configured terminal ids
+	clock     clock.Clock
+	log       zerolog.Logger
+	reset     bool
+	tls       *tls.Config // set by Open when cfg.TLS is
 
 	mu sync.Mutex
 	db *store.Store // nil until Open
+
+	// keys caches each terminal's stored working keys (still under the
+	// LMK: nothing clear) so that checking and signing MACs does not read
+	// the database for every message. Open and Close empty it.
+	keysMu sync.RWMutex
+	keys   map[string]cachedKeys
+}
+
+// cachedKeys are a terminal's working keys as stored, and their
+// generation: an older read never replaces a newer exchange.
+type cachedKeys struct {
+	wk  hsm.WorkingKeys
+	gen int64
 }
 
 // Option configures a Host.
@@ -89,8 +103,10 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		return nil, fmt.Errorf("%w: seed is required to reset the database", ErrConfig)
 	}
 	tmks := make(map[string][]byte, len(cfg.Terminals))
+	h.terminals = make(map[string]bool, len(cfg.Terminals))
 	for _, t := range cfg.Terminals {
 		tmks[t.ID] = t.TMK
+		h.terminals[t.ID] = true
 	}
 	var err error
 	h.hsm, err = hsm.New(hsm.Keys{PVK: cfg.PVK, LMK: cfg.LMK, TMKs: tmks})
@@ -153,6 +169,7 @@ func (h *Host) Open(ctx context.Context) error {
 	h.log.Info().Str("lmk_kcv", strings.ToUpper(hex.EncodeToString(lmkCheck))).Strs("tmk_kcv", kcvs).
 		Bool("tls", h.tls != nil).Msg("keys loaded")
 	h.db = db
+	h.forgetKeys()
 	return nil
 }
 
@@ -166,6 +183,7 @@ func (h *Host) Close() error {
 	}
 	err := h.db.Close()
 	h.db = nil
+	h.forgetKeys()
 	if err != nil {
 		return fmt.Errorf("host: %w", err)
 	}
@@ -258,13 +276,14 @@ func (h *Host) SignedOn(ctx context.Context, terminalID string) (bool, error) {
 }
 
 // MAC returns the MACer of a terminal: its Sign and Verify use the
-// terminal's current TAK, read from the database at each call, and fail
+// terminal's current TAK (as stored, under the LMK, cached in memory
+// until the terminal's next key exchange; opened for each call), and fail
 // (wrapping ErrNoWorkingKeys) until the terminal has exchanged keys. It
 // returns nil for a terminal the config does not name. Serve passes it to
 // hostlink.Server.MAC; in-process callers of Handle can use it to sign
 // and check as the server would.
 func (h *Host) MAC(terminalID string) hostlink.MACer {
-	if _, err := h.hsm.TMKCheck(terminalID); err != nil {
+	if !h.terminals[terminalID] {
 		return nil
 	}
 	return terminalMAC{h: h, terminal: terminalID}
@@ -301,8 +320,15 @@ func (m terminalMAC) Verify(ctx context.Context, data, mac []byte) error {
 	return nil
 }
 
-// workingKeys reads a terminal's current working keys.
+// workingKeys returns a terminal's current working keys (as stored, under
+// the LMK): from the cache, or read from the database and cached.
 func (h *Host) workingKeys(ctx context.Context, terminalID string) (hsm.WorkingKeys, error) {
+	h.keysMu.RLock()
+	c, ok := h.keys[terminalID]
+	h.keysMu.RUnlock()
+	if ok {
+		return c.wk, nil
+	}
 	db, err := h.store()
 	if err != nil {
 		return hsm.WorkingKeys{}, err
@@ -314,7 +340,29 @@ func (h *Host) workingKeys(ctx context.Context, terminalID string) (hsm.WorkingK
 	if err != nil {
 		return hsm.WorkingKeys{}, fmt.Errorf("host: %w", err)
 	}
-	return workingKeys(k), nil
+	wk := workingKeys(k)
+	h.cacheKeys(wk, k.Generation)
+	return wk, nil
+}
+
+// cacheKeys remembers a terminal's stored working keys of generation
+// gen, unless the cache already has a newer generation.
+func (h *Host) cacheKeys(wk hsm.WorkingKeys, gen int64) {
+	h.keysMu.Lock()
+	defer h.keysMu.Unlock()
+	if h.keys == nil {
+		h.keys = map[string]cachedKeys{}
+	}
+	if c, ok := h.keys[wk.Terminal]; !ok || c.gen <= gen {
+		h.keys[wk.Terminal] = cachedKeys{wk: wk, gen: gen}
+	}
+}
+
+// forgetKeys empties the working key cache.
+func (h *Host) forgetKeys() {
+	h.keysMu.Lock()
+	defer h.keysMu.Unlock()
+	h.keys = nil
 }
 
 // workingKeys converts a stored row for the HSM.

@@ -11,13 +11,19 @@
 //
 // Rules:
 //
-//   - Money moves only inside Update, which runs one IMMEDIATE
-//     transaction: a balance and the ledger row that explains it are
-//     written together or not at all. Update calls are serialised in the
-//     process (SQLite has one writer anyway), so a read-check-write
-//     inside one cannot race another; the busy timeout covers other
-//     processes. A CHECK constraint keeps balances from going negative
-//     even if a caller forgets to check.
+//   - Money moves only inside Update, which is atomic: a balance and the
+//     ledger row that explains it are written together or not at all.
+//     Update calls are serialised in the process (SQLite has one writer
+//     anyway), so a read-check-write inside one cannot race another; the
+//     busy timeout covers other processes. A CHECK constraint keeps
+//     balances from going negative even if a caller forgets to check.
+//   - Group commit: Updates that queue up while a commit is being
+//     written share the next IMMEDIATE transaction, each in its own
+//     savepoint (one that fails is rolled back alone), and the batch
+//     costs one commit and one fsync instead of one each. Update returns
+//     only after that commit, so durability is unchanged: with
+//     synchronous=FULL the WAL is on disk, across a crash of the process
+//     and a loss of power, before any caller acts on the change.
 //   - Balances and limits are integers in minor units of the account's
 //     currency. Each account keeps the balance it was created with
 //     (Opening), so the ledger can be reconciled against it: opening −

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -113,8 +115,13 @@ CREATE TABLE meta (
 
 // Store is an open host database. It is safe for concurrent use.
 type Store struct {
-	db    *sql.DB
-	write chan struct{} // one token: serialises Update
+	db *sql.DB
+
+	// Update hands its function to the committer over ops; see Update.
+	ops       chan *op
+	quit      chan struct{} // closed by Close: the committer stops
+	stopped   chan struct{} // closed when the committer has stopped
+	closeOnce sync.Once
 }
 
 // Card is a card row.
@@ -207,7 +214,9 @@ func open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &Store{db: db, write: make(chan struct{}, 1)}, nil
+	s := &Store{db: db, ops: make(chan *op), quit: make(chan struct{}), stopped: make(chan struct{})}
+	go s.commitLoop()
+	return s, nil
 }
 
 // Open opens a database made by Create.
@@ -221,7 +230,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	var v int
 	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != schemaVersion {
-		s.db.Close()
+		s.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrNoDatabase, path, err)
 		}
@@ -265,7 +274,7 @@ func Create(ctx context.Context, path string, sd *seed.Seed, pvv PVVFunc, lmkChe
 		return err
 	})
 	if err != nil {
-		s.db.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -303,13 +312,22 @@ func (t *Tx) seed(ctx context.Context, sd *seed.Seed, pvv PVVFunc) error {
 	return nil
 }
 
-// Close closes the database.
+// Close stops the committer (an Update waiting to start fails with
+// ErrClosed) and closes the database. It may be called more than once.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("store: close: %w", err)
-	}
-	return nil
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.stopped
+		if cerr := s.db.Close(); cerr != nil {
+			err = fmt.Errorf("store: close: %w", cerr)
+		}
+	})
+	return err
 }
+
+// ErrClosed: Update was called on a closed store.
+var ErrClosed = errors.New("store: closed")
 
 // Tx is the transaction Update hands to its function. It is valid only
 // during that call.
@@ -317,25 +335,182 @@ type Tx struct {
 	tx *sql.Tx
 }
 
-// Update runs fn in one IMMEDIATE transaction, committed if fn returns
-// nil and rolled back otherwise. Updates run one at a time.
+// maxBatch bounds how many Updates share one database transaction.
+const maxBatch = 128
+
+// op is one Update on its way through the committer.
+type op struct {
+	ctx   context.Context
+	fn    func(*Tx) error
+	state atomic.Int32 // opQueued, then opTaken by the committer or opAbandoned by the caller
+	done  chan error   // buffered: the committer never waits for the caller
+}
+
+const (
+	opQueued int32 = iota
+	opTaken
+	opAbandoned
+)
+
+// Update runs fn as one atomic unit of work: committed, durably, if fn
+// returns nil, and rolled back otherwise. Updates run one at a time, in
+// the order they arrive, so a read-check-write inside one cannot race
+// another.
+//
+// Group commit: Updates that arrive while a commit is being written
+// share the next database transaction. Each runs inside its own
+// savepoint, so one that fails is rolled back alone; Update returns only
+// after the shared transaction has committed (synchronous=FULL: the WAL
+// is on disk), so a caller never acts on a change that could still be
+// lost. If that commit fails, every Update of the batch fails with it.
+//
+// An Update whose ctx ends before it starts returns ctx's error; once
+// fn has started, Update waits for its outcome.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
-	case s.write <- struct{}{}:
+	case s.ops <- o:
 	case <-ctx.Done():
 		return fmt.Errorf("store: %w", ctx.Err())
+	case <-s.quit:
+		return ErrClosed
 	}
-	defer func() { <-s.write }()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }() // a no-op after Commit
-	if err := fn(&Tx{tx: tx}); err != nil {
+	select {
+	case err := <-o.done:
 		return err
+	case <-ctx.Done():
+		if o.state.CompareAndSwap(opQueued, opAbandoned) {
+			return fmt.Errorf("store: %w", ctx.Err())
+		}
+		return <-o.done // it has started: its outcome stands
+	}
+}
+
+// commitLoop runs the Updates, a batch per database transaction, until
+// Close.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	var carry []*op // ops not run because their batch's transaction broke
+	for {
+		batch := carry
+		carry = nil
+		if len(batch) == 0 {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			case <-s.quit:
+				return
+			}
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		carry = s.runBatch(batch)
+	}
+}
+
+// runBatch runs the ops of batch in one transaction, each in a
+// savepoint (unless it is alone), and commits. It returns the ops it could not run because
+// the transaction broke under them (they go into the next batch).
+func (s *Store) runBatch(batch []*op) []*op {
+	// The transaction belongs to no caller: one caller going away must
+	// not roll back the others' work.
+	bg := context.Background()
+	tx, err := s.db.BeginTx(bg, nil)
+	if err != nil {
+		err = fmt.Errorf("store: begin: %w", err)
+		for _, o := range batch {
+			if o.state.CompareAndSwap(opQueued, opTaken) {
+				o.done <- err
+			}
+		}
+		return nil
+	}
+	t := &Tx{tx: tx}
+	var ran []*op // ran and succeeded: they wait for the commit
+	broken := func(i int, cause error) []*op {
+		_ = tx.Rollback()
+		err := fmt.Errorf("store: transaction rolled back: %w", cause)
+		for _, o := range ran {
+			o.done <- err
+		}
+		return batch[i+1:]
+	}
+	if len(batch) == 1 {
+		// Alone in its transaction: no savepoint needed.
+		o := batch[0]
+		if !o.state.CompareAndSwap(opQueued, opTaken) {
+			_ = tx.Rollback()
+			return nil
+		}
+		err := o.ctx.Err()
+		if err != nil {
+			err = fmt.Errorf("store: %w", err)
+		} else {
+			err = o.fn(t)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			o.done <- err
+			return nil
+		}
+		if err := tx.Commit(); err != nil {
+			o.done <- fmt.Errorf("store: commit: %w", err)
+			return nil
+		}
+		o.done <- nil
+		return nil
+	}
+	for i, o := range batch {
+		if !o.state.CompareAndSwap(opQueued, opTaken) {
+			continue // its caller gave up before it started
+		}
+		if err := o.ctx.Err(); err != nil {
+			o.done <- fmt.Errorf("store: %w", err)
+			continue
+		}
+		if _, err := tx.ExecContext(bg, "SAVEPOINT op"); err != nil {
+			o.state.Store(opQueued) // not started: it goes into the next batch
+			return append([]*op{o}, broken(i, err)...)
+		}
+		ferr := o.fn(t)
+		if ferr != nil {
+			if _, err := tx.ExecContext(bg, "ROLLBACK TO op"); err != nil {
+				o.done <- ferr
+				return broken(i, err)
+			}
+		}
+		if _, err := tx.ExecContext(bg, "RELEASE op"); err != nil {
+			if ferr == nil {
+				ferr = fmt.Errorf("store: transaction rolled back: %w", err)
+			}
+			o.done <- ferr
+			return broken(i, err)
+		}
+		if ferr != nil {
+			o.done <- ferr // rolled back alone; the batch goes on
+			continue
+		}
+		ran = append(ran, o)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		err = fmt.Errorf("store: commit: %w", err)
+		for _, o := range ran {
+			o.done <- err
+		}
+		return nil
+	}
+	for _, o := range ran {
+		o.done <- nil
 	}
 	return nil
 }
@@ -374,6 +549,24 @@ func (s *Store) Card(ctx context.Context, id string) (Card, error) {
 // contain the PAN.
 func (t *Tx) CardByPAN(ctx context.Context, pan string) (Card, error) {
 	return scanCard(t.tx.QueryRowContext(ctx, `SELECT `+cardColumns+` FROM cards WHERE pan = ?`, pan), "card by PAN")
+}
+
+// CardAndAccountByPAN returns the card with the given PAN and its
+// account, read together. The error does not contain the PAN.
+func (t *Tx) CardAndAccountByPAN(ctx context.Context, pan string) (Card, Account, error) {
+	var c Card
+	var a Account
+	var st string
+	err := t.tx.QueryRowContext(ctx, `SELECT c.id, c.pan, c.pan_seq, c.expiry, c.name, c.account_id, c.status, c.pvv, c.pin_tries,
+		a.id, a.customer_id, a.currency, a.balance, a.daily_limit, a.opening
+		FROM cards c JOIN accounts a ON a.id = c.account_id WHERE c.pan = ?`, pan).
+		Scan(&c.ID, &c.PAN, &c.PANSeq, &c.Expiry, &c.Name, &c.AccountID, &st, &c.PVV, &c.PINTries,
+			&a.ID, &a.CustomerID, &a.Currency, &a.Balance, &a.DailyLimit, &a.Opening)
+	if err != nil {
+		return Card{}, Account{}, notFound(err, "card by PAN")
+	}
+	c.Status = seed.Status(st)
+	return c, a, nil
 }
 
 // SetCard sets a card's status and wrong-PIN count.
@@ -486,12 +679,19 @@ func scanEntry(r scanner) (Entry, error) {
 	return e, nil
 }
 
-// Find returns the ledger entry of the request with key k.
+// Find returns the ledger entry of the request with key k. It looks the
+// key up first and reads the whole row only when there is one: most
+// requests are new.
 func (t *Tx) Find(ctx context.Context, k Key) (Entry, error) {
-	e, err := scanEntry(t.tx.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM ledger
-		WHERE terminal_id = ? AND stan = ? AND transmit_time = ?`, k.TerminalID, k.STAN, k.TransmitTime))
+	what := func() string { return fmt.Sprintf("ledger entry %s/%s/%s", k.TerminalID, k.STAN, k.TransmitTime) }
+	var id int64
+	if err := t.tx.QueryRowContext(ctx, `SELECT id FROM ledger WHERE terminal_id = ? AND stan = ? AND transmit_time = ?`,
+		k.TerminalID, k.STAN, k.TransmitTime).Scan(&id); err != nil {
+		return Entry{}, notFound(err, what())
+	}
+	e, err := scanEntry(t.tx.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM ledger WHERE id = ?`, id))
 	if err != nil {
-		return Entry{}, notFound(err, fmt.Sprintf("ledger entry %s/%s/%s", k.TerminalID, k.STAN, k.TransmitTime))
+		return Entry{}, notFound(err, what())
 	}
 	return e, nil
 }
