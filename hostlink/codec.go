@@ -3,10 +3,12 @@ package hostlink
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/moov-io/iso8583"
+	"github.com/moov-io/iso8583/encoding"
 	iso8583errors "github.com/moov-io/iso8583/errors"
 
 	"github.com/atmd/atmd/internal/mask"
@@ -76,11 +78,11 @@ func Unpack(b []byte) (*Message, error) {
 	if err := checkBitmap(msg); err != nil {
 		return nil, &UnpackError{FieldID: 1, Err: err}
 	}
-	repacked, err := msg.Pack()
+	used, err := consumed(msg)
 	if err != nil {
 		return nil, &UnpackError{FieldID: -1, Err: err}
 	}
-	if extra := len(b) - len(repacked); extra != 0 {
+	if extra := len(b) - used; extra != 0 {
 		return nil, &UnpackError{FieldID: -1, Err: fmt.Errorf("%d bytes after the last field", extra)}
 	}
 	var m Message
@@ -92,6 +94,9 @@ func Unpack(b []byte) (*Message, error) {
 			*s = nil
 		}
 	}
+	if err := representable(msg, &m); err != nil {
+		return nil, &UnpackError{FieldID: -1, Err: err}
+	}
 	if id, err := check(&m); err != nil {
 		return nil, &UnpackError{FieldID: id, Err: err}
 	}
@@ -100,6 +105,97 @@ func Unpack(b []byte) (*Message, error) {
 
 // checkBitmap allows a primary bitmap and at most one secondary bitmap,
 // which must announce at least one field.
+// width is how many wire characters a field of Spec takes: a fixed
+// number, or a length prefix plus its content (two characters per byte
+// for hex-encoded binary fields).
+type width struct {
+	fixed  int // 0: variable
+	prefix int // digits of the length prefix, variable fields
+	hex    bool
+}
+
+// widths is derived from Spec once, so the byte count Unpack checks can
+// never disagree with the spec it unpacked with.
+var widths = func() map[int]width {
+	out := map[int]width{}
+	for id, f := range Spec.Fields {
+		sp := f.Spec()
+		w := width{hex: sp.Enc == encoding.BytesToASCIIHex}
+		ins := sp.Pref.Inspect()
+		switch {
+		case strings.HasSuffix(ins, ".Fixed"):
+			w.fixed = sp.Length
+			if w.hex {
+				w.fixed *= 2
+			}
+		default:
+			w.prefix = strings.Count(ins[strings.LastIndexByte(ins, '.')+1:], "L")
+		}
+		out[id] = w
+	}
+	return out
+}()
+
+// tagged maps each field of Message to its ISO 8583 field number.
+var tagged = func() map[int]int {
+	out := map[int]int{}
+	t := reflect.TypeOf(Message{})
+	for i := 0; i < t.NumField(); i++ {
+		if id, err := strconv.Atoi(t.Field(i).Tag.Get("iso8583")); err == nil {
+			out[i] = id
+		}
+	}
+	return out
+}()
+
+// representable checks that every field the bitmap announces survives in
+// m: a Message cannot carry a field that is present but empty or zero
+// (an all-zero amount, an empty LLVAR, a terminal id of spaces) — it
+// would vanish on the way through, so the message is refused instead.
+func representable(msg *iso8583.Message, m *Message) error {
+	v := reflect.ValueOf(m).Elem()
+	for i, id := range tagged {
+		if id < 2 {
+			continue
+		}
+		if msg.Bitmap().IsSet(id) && v.Field(i).IsZero() {
+			return fmt.Errorf("field %d is present but empty", id)
+		}
+	}
+	return nil
+}
+
+// consumed is how many bytes the unpacked message took on the wire —
+// what moov-io does not report — computed from the spec's widths and the
+// variable fields' contents, without packing the message again.
+func consumed(msg *iso8583.Message) (int, error) {
+	bm := msg.Bitmap()
+	n := widths[0].fixed + widths[1].fixed*(bm.Len()/64)
+	for i := 2; i <= bm.Len(); i++ {
+		if bm.IsBitmapPresenceBit(i) || !bm.IsSet(i) {
+			continue
+		}
+		w, ok := widths[i]
+		if !ok {
+			return 0, fmt.Errorf("field %d is not in the profile", i)
+		}
+		if w.fixed > 0 {
+			n += w.fixed
+			continue
+		}
+		raw, err := msg.GetBytes(i)
+		if err != nil {
+			return 0, err
+		}
+		c := len(raw)
+		if w.hex {
+			c *= 2
+		}
+		n += w.prefix + c
+	}
+	return n, nil
+}
+
 func checkBitmap(msg *iso8583.Message) error {
 	bm := msg.Bitmap()
 	switch bm.Len() {

@@ -442,6 +442,11 @@ func FuzzUnpack(f *testing.F) {
 		if err != nil {
 			t.Fatalf("unpacked message does not pack: %v", err)
 		}
+		// Unpack counted the bytes it used without packing again; an
+		// accepted input is exactly as long as the message it encodes.
+		if len(packed) != len(b) {
+			t.Fatalf("accepted %d bytes for a message that packs to %d", len(b), len(packed))
+		}
 		again, err := Unpack(packed)
 		if err != nil {
 			t.Fatalf("repacked message does not unpack: %v", err)
