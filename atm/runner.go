@@ -316,21 +316,38 @@ func (r *Runner) asyncCtx(ctx context.Context, gen int, f func(ctx context.Conte
 
 func (r *Runner) apply(effects []flows.Effect) {
 	journalFailed := false
+	// Consecutive journal records of one step are written together: one
+	// write, one fsync, before the next effect starts.
+	var batch []journal.Entry
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if _, err := r.o.Journal.AppendBatch(r.m.Session(), batch); err != nil {
+			r.log.Error().Err(err).Str("kind", batch[0].Kind).Msg("journal write failed")
+			journalFailed = true
+		} else {
+			for _, e := range batch {
+				switch {
+				case e.Kind == "TXN-REPLY" && e.Fields["outcome"] == string(flows.Approved):
+					failpoint.Hit(failpoint.ApprovalReceived)
+				case e.Kind == "CASH-PRESENTED":
+					failpoint.Hit(failpoint.CashPresented)
+				case e.Kind == "CASH-TAKEN":
+					failpoint.Hit(failpoint.CashTaken)
+				}
+			}
+		}
+		batch = nil
+	}
+	defer flush()
 	for _, e := range effects {
+		if jr, ok := e.(flows.Journal); ok {
+			batch = append(batch, journal.Entry{Kind: jr.Kind, Fields: jr.Fields})
+			continue
+		}
+		flush()
 		switch e := e.(type) {
-		case flows.Journal:
-			if _, err := r.o.Journal.Append(e.Kind, r.m.Session(), e.Fields); err != nil {
-				r.log.Error().Err(err).Str("kind", e.Kind).Msg("journal write failed")
-				journalFailed = true
-			}
-			switch {
-			case e.Kind == "TXN-REPLY" && e.Fields["outcome"] == string(flows.Approved):
-				failpoint.Hit(failpoint.ApprovalReceived)
-			case e.Kind == "CASH-PRESENTED":
-				failpoint.Hit(failpoint.CashPresented)
-			case e.Kind == "CASH-TAKEN":
-				failpoint.Hit(failpoint.CashTaken)
-			}
 		case flows.Show:
 			if err := r.o.Devices.Display.Show(r.ctx, e.Screen); err != nil {
 				r.log.Error().Err(err).Str("screen", e.Screen.ID).Msg("display failed")

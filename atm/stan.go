@@ -9,12 +9,19 @@ import (
 	"sync"
 )
 
-// fileSTAN issues STANs and keeps the last one on disk, so a restart
-// never reuses a recent STAN (the host matches duplicates by STAN).
+// stanBlock is how many STANs are reserved with one write to disk.
+const stanBlock = 100
+
+// fileSTAN issues STANs so that a restart never reuses a recent one (the
+// host matches duplicates by terminal, STAN and time). It does not write
+// every number: it reserves a block of stanBlock and keeps only the end
+// of the block on disk; after a crash it starts after the reserved block,
+// skipping at most stanBlock numbers.
 type fileSTAN struct {
-	mu   sync.Mutex
-	path string
-	last int
+	mu       sync.Mutex
+	path     string
+	last     uint64 // numbers issued, ever (the STAN is derived from it)
+	reserved uint64 // issued numbers up to this are covered by the file
 }
 
 func openSTAN(path string) (*fileSTAN, error) {
@@ -25,35 +32,46 @@ func openSTAN(path string) (*fileSTAN, error) {
 	case err != nil:
 		return nil, fmt.Errorf("atm: STAN file: %w", err)
 	default:
-		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || n < 0 || n > 999999 {
+		n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
 			return nil, fmt.Errorf("atm: STAN file %s: bad content %q", path, b)
 		}
-		s.last = n
+		s.last, s.reserved = n, n
 	}
 	return s, nil
 }
 
-// NextSTAN returns the next STAN after writing it to disk. A failed write
-// still returns a fresh number: the link must not stop for it, and the
-// in-memory counter stays unique for this run.
+// NextSTAN returns the next STAN: six digits, 000001 to 999999, wrapping.
+// When the reserved block is used up it first reserves the next one on
+// disk. A failed write still returns a fresh number: the link must not
+// stop for it, and the in-memory counter stays unique for this run.
 func (s *fileSTAN) NextSTAN() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.last = s.last%999999 + 1
-	v := fmt.Sprintf("%06d", s.last)
+	s.last++
+	if s.last > s.reserved {
+		s.reserved = s.last + stanBlock - 1
+		s.save()
+	}
+	return fmt.Sprintf("%06d", (s.last-1)%999999+1)
+}
+
+func (s *fileSTAN) save() {
 	tmp := s.path + ".tmp"
-	if f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
-		_, werr := f.WriteString(v + "\n")
-		serr := f.Sync()
-		f.Close()
-		if werr == nil && serr == nil {
-			os.Rename(tmp, s.path)
-			if d, err := os.Open(filepath.Dir(s.path)); err == nil {
-				d.Sync()
-				d.Close()
-			}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return
+	}
+	_, werr := f.WriteString(strconv.FormatUint(s.reserved, 10) + "\n")
+	serr := f.Sync()
+	f.Close()
+	if werr != nil || serr != nil {
+		return
+	}
+	if os.Rename(tmp, s.path) == nil {
+		if d, err := os.Open(filepath.Dir(s.path)); err == nil {
+			d.Sync()
+			d.Close()
 		}
 	}
-	return v
 }

@@ -171,38 +171,65 @@ func sum(r Record) uint32 {
 
 // Append writes a record and returns once it is on disk.
 func (j *Journal) Append(kind, session string, fields map[string]string) (Record, error) {
+	recs, err := j.AppendBatch(session, []Entry{{Kind: kind, Fields: fields}})
+	if err != nil {
+		return Record{}, err
+	}
+	return recs[0], nil
+}
+
+// Entry is one record to append: its kind and fields.
+type Entry struct {
+	Kind   string
+	Fields map[string]string
+}
+
+// AppendBatch writes several records with one write and one fsync, and
+// returns once all are on disk: the records a flow step produces together
+// cost one disk flush. Either every record of the batch is in the journal
+// afterwards or, on error, none is counted (a torn tail is cut at the
+// next Open).
+func (j *Journal) AppendBatch(session string, es []Entry) ([]Record, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
-		return Record{}, ErrClosed
+		return nil, ErrClosed
 	}
-	rec := Record{Seq: j.next, Time: j.now().UTC().Round(time.Millisecond), Kind: kind, Session: session}
-	if len(fields) > 0 {
-		rec.Fields = make(map[string]string, len(fields))
-		for k, v := range fields {
-			rec.Fields[k] = maskPANs(v)
+	now := j.now().UTC().Round(time.Millisecond)
+	recs := make([]Record, len(es))
+	var buf []byte
+	for i, e := range es {
+		rec := Record{Seq: j.next + uint64(i), Time: now, Kind: e.Kind, Session: session}
+		if len(e.Fields) > 0 {
+			rec.Fields = make(map[string]string, len(e.Fields))
+			for k, v := range e.Fields {
+				rec.Fields[k] = maskPANs(v)
+			}
 		}
+		b, err := json.Marshal(line{rec, sum(rec)})
+		if err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		buf = append(append(buf, b...), '\n')
+		recs[i] = rec
 	}
-	b, err := json.Marshal(line{rec, sum(rec)})
-	if err != nil {
-		return Record{}, fmt.Errorf("journal: %w", err)
-	}
-	b = append(b, '\n')
-	if _, err := j.f.Write(b); err != nil {
-		return Record{}, fmt.Errorf("journal: write: %w", err)
+	if _, err := j.f.Write(buf); err != nil {
+		return nil, fmt.Errorf("journal: write: %w", err)
 	}
 	if err := j.f.Sync(); err != nil {
-		return Record{}, fmt.Errorf("journal: sync: %w", err)
+		return nil, fmt.Errorf("journal: sync: %w", err)
 	}
-	j.next++
-	j.records = append(j.records, rec)
-	for ch := range j.subs {
-		select {
-		case ch <- rec:
-		default: // a slow reader misses live records, never blocks the ATM
+	j.next += uint64(len(es))
+	j.records = append(j.records, recs...)
+	for _, rec := range recs {
+		for ch := range j.subs {
+			select {
+			case ch <- rec:
+			default: // a slow reader misses live records, never blocks the ATM
+			}
 		}
 	}
-	return rec, nil
+	return recs, nil
 }
 
 // Records returns the records that match f (nil: all), oldest first.

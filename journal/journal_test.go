@@ -134,3 +134,18 @@ func FuzzDecodeLine(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendBatchIsOneContiguousWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j := open(t, path)
+	j.Append("A", "", nil)
+	recs, err := j.AppendBatch("s1", []Entry{{Kind: "B", Fields: map[string]string{"pan": "4761739001010119"}}, {Kind: "C"}})
+	if err != nil || len(recs) != 2 || recs[0].Seq != 2 || recs[1].Seq != 3 || recs[0].Fields["pan"] != "476173******0119" {
+		t.Fatalf("batch = %v, %v", recs, err)
+	}
+	j.Close()
+	all, err := ReadFile(path)
+	if err != nil || len(all) != 3 || all[2].Kind != "C" || all[1].Session != "s1" {
+		t.Fatalf("on disk: %v, %v", all, err)
+	}
+}
