@@ -33,6 +33,9 @@ type DaemonOptions struct {
 	ResetHost bool
 	// NoControl skips the control socket.
 	NoControl bool
+	// Extend, when set, runs once the daemon is assembled and before its
+	// control socket serves: the place to set ControlHook without a race.
+	Extend func(d *Daemon) error
 	// Observe taps every host message (after the journal's own tap).
 	Observe func(dir hostlink.Direction, m *hostlink.Message)
 	// DevicePoll, when positive, is how often the drivers of devices on
@@ -201,6 +204,11 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 		// The page is a view of the simulated screen, not the screen
 		// itself: the ATM runs without it.
 		o.Log.Warn().Err(err).Msg("customer screen page not served")
+	}
+	if o.Extend != nil {
+		if err := o.Extend(d); err != nil {
+			return nil, err
+		}
 	}
 	if !o.NoControl {
 		sock := cfg.Path(cfg.ATM.ControlSocket)

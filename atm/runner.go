@@ -23,6 +23,7 @@ import (
 	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/hal/printer"
 	"github.com/atmd/atmd/hal/sensors"
+	"github.com/atmd/atmd/health"
 	"github.com/atmd/atmd/hostlink"
 	"github.com/atmd/atmd/hostlink/saf"
 	"github.com/atmd/atmd/internal/clock"
@@ -125,6 +126,8 @@ type Runner struct {
 	cardStop   context.CancelFunc
 	cashStop   context.CancelFunc
 	health     flows.Health
+	monitor    *health.Monitor  // fault history, from every health check
+	keysFailed bool             // the last key exchange failed
 	linkUp     bool             // the link was up at the last health check
 	keysReady  bool             // OnLinkUp succeeded since the link came up
 	exchanging bool             // OnLinkUp is running
@@ -149,6 +152,9 @@ type Snapshot struct {
 	Cash    []dispenser.Cassette  `json:"cassettes,omitempty"`
 	// SAFPending is the number of advices waiting for the host.
 	SAFPending int `json:"saf_pending"`
+	// Faults are the active faults, each with its catalogue entry: likely
+	// cause and the remedy a technician applies.
+	Faults []health.Fault `json:"faults,omitempty"`
 }
 
 // New builds a runner. Every device must be present.
@@ -168,7 +174,7 @@ func New(o Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{o: o, log: o.Log, m: m, in: make(chan item, 64), sent: map[string]*sent{}}, nil
+	return &Runner{o: o, log: o.Log, m: m, in: make(chan item, 64), sent: map[string]*sent{}, monitor: health.NewMonitor()}, nil
 }
 
 func isNilDevice(d hal.Device) bool {
@@ -435,6 +441,39 @@ func (r *Runner) apply(effects []flows.Effect) {
 	r.snapshot()
 }
 
+// observeFaults feeds the health monitor every device's status and the
+// host link's, and journals each fault as it is raised and cleared, with
+// its catalogue code, so a technician reads when it started and ended.
+func (r *Runner) observeFaults(devs map[string]hal.Status, linkUp bool) {
+	now := r.o.Clock.Now()
+	var events []health.Event
+	for _, d := range r.o.Devices.Named() {
+		events = append(events, r.monitor.Observe(now, d.Name, devs[d.Name])...)
+	}
+	link := hal.Status{State: hal.Online}
+	switch {
+	case !linkUp:
+		link = hal.Status{State: hal.Offline, Fault: health.CodeHostDown, Detail: "host link down"}
+	case r.keysFailed:
+		link = hal.Status{State: hal.HardwareError, Fault: health.CodeHostKeys, Detail: "key exchange failed"}
+	}
+	events = append(events, r.monitor.Observe(now, health.HostLink, link)...)
+	for _, e := range events {
+		switch e := e.(type) {
+		case health.Raised:
+			r.o.Journal.Append("FAULT-RAISED", "", map[string]string{"device": e.Device, "code": e.Code, "unit": e.Unit, "detail": e.Detail})
+			r.log.Warn().Str("device", e.Device).Str("code", e.Code).Str("unit", e.Unit).Str("detail", e.Detail).Msg("fault raised")
+		case health.Cleared:
+			r.o.Journal.Append("FAULT-CLEARED", "", map[string]string{"device": e.Device, "code": e.Code, "unit": e.Unit, "after": e.Duration.String()})
+			r.log.Info().Str("device", e.Device).Str("code", e.Code).Str("unit", e.Unit).Dur("after", e.Duration).Msg("fault cleared")
+		}
+	}
+}
+
+// FaultHistory returns the most recent n faults, newest first, active or
+// cleared.
+func (r *Runner) FaultHistory(n int) []health.Fault { return r.monitor.History(n) }
+
 // SendAdvice sends a store-and-forward advice, but only while the link is
 // up with keys exchanged: an advice MAC'd under keys the host is replacing
 // would be refused. Otherwise it returns hostlink.ErrNotConnected
@@ -468,6 +507,7 @@ func (r *Runner) linkCameUp() {
 		select {
 		case r.in <- item{call: func() {
 			r.exchanging, r.keysReady = false, err == nil
+			r.keysFailed = err != nil
 			if err != nil {
 				r.retryAt = r.o.Clock.Now().Add(5 * time.Second)
 			}
@@ -709,6 +749,7 @@ func (r *Runner) checkHealth() {
 		}
 	}
 	h.PrinterOK = devs["printer"].State.Usable()
+	r.observeFaults(devs, up)
 	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
 	cs, err := r.o.Devices.Dispenser.Cassettes(ctx)
 	cancel()
@@ -729,6 +770,7 @@ func (r *Runner) checkHealth() {
 	r.mu.Lock()
 	r.snap.Devices = devs
 	r.snap.Cash = cs
+	r.snap.Faults = r.monitor.Active()
 	r.mu.Unlock()
 	if changed {
 		r.log.Info().Bool("host_up", h.HostUp).Str("down", h.Down).Bool("printer", h.PrinterOK).Msg("health changed")

@@ -1224,3 +1224,33 @@ func TestRunnerPendingReversalSurvivesRestart(t *testing.T) {
 		return false
 	})
 }
+
+// A device fault is journaled when raised and when cleared, and the
+// snapshot (atmd status) shows it with its catalogue cause and remedy.
+func TestRunnerRecordsFaultsWithRemedies(t *testing.T) {
+	g := newRig(t, rigOptions{})
+	g.waitScreen("welcome")
+	if err := g.prn.Inject("PRN-PAPER-OUT"); err != nil {
+		t.Fatal(err)
+	}
+	g.eventually("the fault in the snapshot", func() bool {
+		g.r.Tick(g.ctx())
+		for _, f := range g.r.Snapshot().Faults {
+			if f.Code == "PRN-PAPER-OUT" && f.Device == "printer" && f.Entry.Remedy != "" && f.Entry.Cause != "" {
+				return true
+			}
+		}
+		return false
+	})
+	if r := g.records("FAULT-RAISED"); len(r) != 1 || r[0].Fields["code"] != "PRN-PAPER-OUT" {
+		t.Fatalf("FAULT-RAISED records: %v", r)
+	}
+	g.prn.Clear()
+	g.eventually("the fault cleared", func() bool {
+		g.r.Tick(g.ctx())
+		return len(g.r.Snapshot().Faults) == 0 && len(g.records("FAULT-CLEARED")) == 1
+	})
+	if h := g.r.FaultHistory(10); len(h) != 1 || h[0].Active() {
+		t.Fatalf("history %+v", h)
+	}
+}

@@ -176,14 +176,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signals()
 	defer stop()
 	start := time.Now()
-	d, err := atm.Start(ctx, cfg, atm.DaemonOptions{Log: log})
+	d, err := atm.Start(ctx, cfg, atm.DaemonOptions{Log: log, Extend: func(d *atm.Daemon) error {
+		// `atmd step` is ready before the control socket answers.
+		if d.Sim != nil {
+			if err := attachSteps(d, cfg); err != nil {
+				log.Warn().Err(err).Msg("`atmd step` is not available")
+			}
+		}
+		return nil
+	}})
 	if err != nil {
 		return err
-	}
-	if d.Sim != nil {
-		if err := attachSteps(d, cfg); err != nil {
-			log.Warn().Err(err).Msg("`atmd step` is not available")
-		}
 	}
 	log.Info().Str("atm", cfg.ATM.ID).Str("host", cfg.HostLink.Addr).Str("control", cfg.Path(cfg.ATM.ControlSocket)).Msg("atmd started")
 	if u := d.URL(); u != "" {
@@ -278,6 +281,17 @@ func cmdStatus(args []string, stdout io.Writer) error {
 	fmt.Fprintln(stdout, "devices")
 	for _, n := range names {
 		fmt.Fprintf(stdout, "  %-11s %s\n", n, s.Devices[n])
+	}
+	if len(s.Faults) > 0 {
+		fmt.Fprintln(stdout, "faults")
+		for _, f := range s.Faults {
+			where := f.Device
+			if f.Unit != "" {
+				where += " " + f.Unit
+			}
+			fmt.Fprintf(stdout, "  %s  %s: %s (since %s)\n", f.Code, where, f.Entry.Title, f.Since.Format("15:04:05"))
+			fmt.Fprintf(stdout, "      cause:  %s\n      remedy: %s\n", f.Entry.Cause, f.Entry.Remedy)
+		}
 	}
 	if len(s.Cash) > 0 {
 		fmt.Fprintln(stdout, "cassettes")
