@@ -137,16 +137,15 @@ func (r *report) targets() []target {
 			ratio := float64(f.Full.Cycles.Mean()) / float64(f.Bare.Latencies.Mean())
 			t.Known, t.Pass = true, ratio <= 3
 			t.Measured = fmt.Sprintf("%.1f× (%s ÷ %s)", ratio, ms(f.Full.Cycles.Mean()), ms(f.Bare.Latencies.Mean()))
-			t.Why = fmt.Sprintf("a whole withdrawal is durable at every step, and durability here costs an fsync of %s: atmd writes %.0f journal "+
-				"records per withdrawal, each fsync'd before the next effect (DESIGN §5: the intent is on disk before the device acts); the STAN "+
-				"counter is written and fsync'd (with its directory) before each request; and the simulated dispenser persists its state — nonce "+
-				"counter, notes stacked, presented, taken — by write, fsync, rename and directory fsync. strace counted about 24 fsyncs per "+
-				"withdrawal on the ATM side during development, so about %s of the cycle is waiting for the disk; the host's part (the bare round "+
-				"trip) has one. What it would take: one fsync per flow step for the journal records a step writes (group the appends), STANs "+
-				"reserved in blocks (persist a high-water mark every 100 and skip past it after a crash), and a dispenser state log appended once "+
-				"per state instead of rename and directory fsync — or storage whose fsync takes tens of microseconds (power-loss-protected NVMe). "+
-				"Owners: atm, journal, sim/devsim (recorded, not changed here).",
-				ms(r.Machine.Fsync), f.JournalRecords, ms(24*r.Machine.Fsync))
+			t.Why = fmt.Sprintf("a whole withdrawal is durable at every step, and durability here costs an fsync of %s. atmd writes %.0f journal "+
+				"records per withdrawal, one fsync per flow step that journals (about nine steps: DESIGN §5, the intent is on disk before the "+
+				"device acts), plus the HOST-SEND record before the request leaves; STANs are reserved in blocks of 100, so they cost almost "+
+				"nothing. The rest is the simulated dispenser, which persists its state at every stage — nonce counter, picking, stacked, "+
+				"presented, taken — by write, fsync, rename and directory fsync: about a dozen fsyncs per withdrawal. About 20 fsyncs in all "+
+				"come to roughly %s of the cycle; the host's part (the bare round trip) has one. What it would take: dispenser state in two "+
+				"alternating slots (one fsync per save, no rename or directory fsync), HOST-SEND folded into its step's journal batch, or storage "+
+				"whose fsync takes tens of microseconds (power-loss-protected NVMe). Owners: sim/devsim, atm.",
+				ms(r.Machine.Fsync), f.JournalRecords, ms(20*r.Machine.Fsync))
 		}
 		ts = append(ts, t)
 	}
