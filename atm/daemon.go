@@ -240,6 +240,16 @@ func (d *Daemon) startHost(ctx context.Context, o DaemonOptions) error {
 	}
 	d.Host, d.HostLn = h, ln
 	d.goRun("host", func() error { return h.Serve(ctx, ln) })
+	if m := d.Config.Host.Mobile; m != nil && m.Listen != "" {
+		// The phone's API is an extra of the in-process host: the ATM
+		// runs without it.
+		mln, err := net.Listen("tcp", m.Listen)
+		if err != nil {
+			o.Log.Warn().Err(err).Msg("mobile-banking API not served")
+			return nil
+		}
+		d.goRun("mobile", func() error { return h.ServeMobile(ctx, mln) })
+	}
 	return nil
 }
 
@@ -383,5 +393,14 @@ func RunHost(ctx context.Context, cfg *Config, reset bool, log zerolog.Logger) e
 		return fmt.Errorf("host: listen: %w", err)
 	}
 	log.Info().Str("listen", ln.Addr().String()).Str("db", cfg.Host.DB).Msg("reference host serving")
+	if m := cfg.Host.Mobile; m != nil && m.Listen != "" {
+		mln, err := net.Listen("tcp", m.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("host: mobile API listen: %w", err)
+		}
+		go h.ServeMobile(ctx, mln)
+		log.Info().Str("listen", mln.Addr().String()).Msg("mobile-banking API serving")
+	}
 	return h.Serve(ctx, ln)
 }

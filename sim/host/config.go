@@ -10,6 +10,7 @@ import (
 	"github.com/atmd/atmd/internal/keymat"
 	"github.com/atmd/atmd/internal/strictyaml"
 	"github.com/atmd/atmd/sim/host/hsm"
+	"github.com/atmd/atmd/sim/host/mobile"
 )
 
 // Defaults for the zero fields of Config.
@@ -33,6 +34,10 @@ type Config struct {
 	MaxPINTries int        `yaml:"max_pin_tries"` // wrong PINs in a row that block a card
 	Institution string     `yaml:"institution"`   // acquirer institution id this host plays (up to 11 digits); tags its log
 	TLS         *TLS       `yaml:"tls"`           // mutual TLS; plain TCP when absent
+	// Mobile configures the mobile-banking service (sim/host/mobile);
+	// absent means its defaults, with the HTTP API not served by
+	// atmd host (ServeMobile can still serve it).
+	Mobile *mobile.Config `yaml:"mobile"`
 }
 
 // Terminal is one ATM the host serves.
@@ -122,6 +127,11 @@ func (c *Config) Validate() error {
 	}
 	if c.TLS != nil && (c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "") {
 		bad("tls needs ca, cert and key")
+	}
+	if c.Mobile != nil {
+		if err := c.Mobile.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+		}
 	}
 	return errors.Join(errs...)
 }

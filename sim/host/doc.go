@@ -16,6 +16,18 @@
 // Tombstones and Reconcile let tests, the scenario runner and the
 // fault-injection suite look inside.
 //
+// # Mobile banking
+//
+// Open also builds the mobile-banking service (sim/host/mobile) on the
+// database, with the notifier New made (sim/host/notify; its outbox is
+// memory only and survives Close/Open) and the seed file as the source
+// of new cards' default PINs, read at the moment one is sent. Mobile
+// returns it (the Go API of the activation flow: Activation, Challenges,
+// Codes, Notify); ServeMobile serves its HTTP API for the banking app
+// (the config's optional mobile: section, e.g. listen and simulator);
+// Outbox lets tests read what was sent. A seed's app users are stored
+// with PBKDF2 password hashes (mobile.HashPassword).
+//
 // # Keys
 //
 // The config names every terminal with its terminal master key (TMK), as

@@ -17,6 +17,8 @@ import (
 	"github.com/atmd/atmd/hostlink"
 	"github.com/atmd/atmd/internal/clock"
 	"github.com/atmd/atmd/sim/host/hsm"
+	"github.com/atmd/atmd/sim/host/mobile"
+	"github.com/atmd/atmd/sim/host/notify"
 	"github.com/atmd/atmd/sim/host/seed"
 	"github.com/atmd/atmd/sim/host/store"
 )
@@ -51,8 +53,11 @@ type Host struct {
 	reset     bool
 	tls       *tls.Config // set by Open when cfg.TLS is
 
-	mu sync.Mutex
-	db *store.Store // nil until Open
+	notifier *notify.Notifier // made by New: its outbox outlives Close/Open
+
+	mu     sync.Mutex
+	db     *store.Store    // nil until Open
+	mobile *mobile.Service // made by Open on db
 
 	// keys caches each terminal's stored working keys (still under the
 	// LMK: nothing clear) so that checking and signing MACs does not read
@@ -114,6 +119,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	h.log = h.log.With().Str("component", "host").Str("institution", cfg.Institution).Logger()
+	h.notifier = notify.New(notify.NewOutbox(0, h.clock))
 	return h, nil
 }
 
@@ -142,7 +148,7 @@ func (h *Host) Open(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("host: %w", err)
 		}
-		if db, err = store.Create(ctx, h.cfg.DB, sd, h.hsm.PVV, lmkCheck); err != nil {
+		if db, err = store.Create(ctx, h.cfg.DB, sd, h.hsm.PVV, lmkCheck, store.WithPasswordHasher(mobile.HashPassword)); err != nil {
 			return fmt.Errorf("host: %w", err)
 		}
 		h.log.Info().Str("db", h.cfg.DB).Str("seed", h.cfg.Seed).Msg("database created from seed")
@@ -168,8 +174,67 @@ func (h *Host) Open(ctx context.Context) error {
 	}
 	h.log.Info().Str("lmk_kcv", strings.ToUpper(hex.EncodeToString(lmkCheck))).Strs("tmk_kcv", kcvs).
 		Bool("tls", h.tls != nil).Msg("keys loaded")
-	h.db = db
+	var mc mobile.Config
+	if h.cfg.Mobile != nil {
+		mc = *h.cfg.Mobile
+	}
+	ms, err := mobile.New(db, mc, mobile.WithClock(h.clock), mobile.WithLogger(h.log), mobile.WithNotifier(h.notifier),
+		mobile.WithPINSource(h.defaultPIN))
+	if err != nil {
+		_ = db.Close()
+		return fmt.Errorf("host: %w", err)
+	}
+	h.db, h.mobile = db, ms
 	h.forgetKeys()
+	return nil
+}
+
+// defaultPIN reads a new card's default PIN from the seed file at the
+// moment it is sent: the host keeps no PIN.
+func (h *Host) defaultPIN(_ context.Context, cardID string) ([]byte, error) {
+	if h.cfg.Seed == "" {
+		return nil, errors.New("host: no seed file to read default PINs from")
+	}
+	sd, err := seed.Load(h.cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	c, ok := sd.Card(cardID)
+	if !ok {
+		return nil, fmt.Errorf("host: card %s is not in the seed", cardID)
+	}
+	return []byte(string(c.PIN)), nil
+}
+
+// Mobile returns the mobile-banking service (sim/host/mobile): the Go
+// API the activation flow calls (Activation, Challenges, Codes, Notify)
+// and the HTTP API for the app. It fails with ErrNotOpen before Open and
+// after Close.
+func (h *Host) Mobile() (*mobile.Service, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.mobile == nil {
+		return nil, ErrNotOpen
+	}
+	return h.mobile, nil
+}
+
+// Outbox returns the notifier's outbox: every push and SMS the host
+// sent, in memory (see sim/host/notify).
+func (h *Host) Outbox() *notify.Outbox { return h.notifier.Outbox() }
+
+// ServeMobile serves the mobile-banking HTTP API on ln until ctx ends;
+// it closes ln. The host must be open. The config's mobile.listen is the
+// address a caller (atmd host) would listen on.
+func (h *Host) ServeMobile(ctx context.Context, ln net.Listener) error {
+	ms, err := h.Mobile()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	if err := ms.Serve(ctx, ln); err != nil {
+		return fmt.Errorf("host: %w", err)
+	}
 	return nil
 }
 
@@ -182,7 +247,7 @@ func (h *Host) Close() error {
 		return nil
 	}
 	err := h.db.Close()
-	h.db = nil
+	h.db, h.mobile = nil, nil
 	h.forgetKeys()
 	if err != nil {
 		return fmt.Errorf("host: %w", err)

@@ -14,4 +14,10 @@
 // PANs, PANs of 12–19 digits with a valid Luhn check digit, expiry as
 // YYMM, cards that reference an account of the same customer, PINs of
 // 4–12 digits and currencies known to internal/currency.
+//
+// A customer may have an app login (app:), for the mobile-banking API
+// of sim/host/mobile: a unique login id, a demo password (8–64
+// characters; a Password prints as "****" and the host stores only a
+// salted hash), the demo phone's device id and whether that device is
+// already bound to the customer's accounts.
 package seed

@@ -37,7 +37,33 @@ type Customer struct {
 	Phone     string    `yaml:"phone"`      // E.164, e.g. +886912345678
 	Accounts  []Account `yaml:"accounts"`
 	Cards     []Card    `yaml:"cards"`
+	App       *App      `yaml:"app"` // the customer's mobile-banking login; nil: not an app user
 }
+
+// App is a customer's mobile-banking app login.
+type App struct {
+	Login    string   `yaml:"login"`    // login id: 3–32 of a–z, 0–9, '.', '-', '_'
+	Password Password `yaml:"password"` // demo password, 8–64 characters; stored only as a hash
+	Device   string   `yaml:"device"`   // id of the demo phone's app; "" means Login + "-phone"
+	Bound    bool     `yaml:"bound"`    // Device is bound to every account of the customer, with the customer's phone
+}
+
+// DeviceID returns the app's device id, Login + "-phone" by default.
+func (a App) DeviceID() string {
+	if a.Device == "" {
+		return a.Login + "-phone"
+	}
+	return a.Device
+}
+
+// Password is a demo password. Like PIN it always prints as "****".
+type Password string
+
+// String returns "****".
+func (Password) String() string { return "****" }
+
+// Format prints "****" for every verb.
+func (p Password) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(p.String())) }
 
 // Account is one account of a customer.
 type Account struct {
@@ -161,6 +187,18 @@ func (s *Seed) Validate() error {
 		if !isE164(cu.Phone) {
 			bad(where, "phone %q is not E.164 (+ and 8–15 digits)", cu.Phone)
 		}
+		if a := cu.App; a != nil {
+			unique(where+".app", "app login", a.Login)
+			if !ValidLogin(a.Login) {
+				bad(where+".app", "login %q must be 3–32 of a–z, 0–9, '.', '-', '_'", a.Login)
+			}
+			if n := len([]rune(string(a.Password))); n < 8 || n > 64 {
+				bad(where+".app", "password must be 8–64 characters")
+			}
+			if a.Device != "" && !ValidLogin(a.Device) {
+				bad(where+".app", "device %q must be 3–32 of a–z, 0–9, '.', '-', '_'", a.Device)
+			}
+		}
 		own := map[string]bool{}
 		for j, a := range cu.Accounts {
 			where := fmt.Sprintf("customers[%d].accounts[%d]", i, j)
@@ -246,6 +284,25 @@ func digits(s string, min, max int) bool {
 	}
 	return true
 }
+
+// ValidLogin reports whether s is a valid app login or device id: 3–32
+// characters of a–z, 0–9, '.', '-' and '_'.
+func ValidLogin(s string) bool {
+	if len(s) < 3 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '.' && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// IsE164 reports whether s is an E.164 phone number: '+' and 8–15
+// digits, not starting with 0.
+func IsE164(s string) bool { return isE164(s) }
 
 func isE164(s string) bool {
 	rest, ok := strings.CutPrefix(s, "+")

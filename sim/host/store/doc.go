@@ -44,6 +44,13 @@
 //   - A tombstone, keyed like a ledger row, records a reversal whose
 //     original the host had not seen; when the original arrives it is
 //     linked to the ledger row that declined it.
+//   - Mobile banking (app.go): app users with a salted password hash
+//     (never a clear password), their wrong-password count and lock,
+//     and device bindings (user, device, account, phone). These tables
+//     are created IF NOT EXISTS by Create and Open, so an older database
+//     gains them empty. One-time codes, challenges, sessions and
+//     notifications are deliberately not here: they live in memory
+//     (sim/host/otp, sim/host/notify, sim/host/mobile).
 //   - Times are stored as integers (Unix nanoseconds) and tokens and keys
 //     as blobs, so no random-looking digit string lands in the file.
 //

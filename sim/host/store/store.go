@@ -236,6 +236,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("%w: %s has schema version %d, want %d", ErrNoDatabase, path, v, schemaVersion)
 	}
+	if err := applyAppSchema(ctx, s.db); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -247,7 +251,14 @@ type PVVFunc func(pan string, pin []byte) ([]byte, error)
 // verification values with pvv and not stored. lmkCheck, the check value
 // of the key the working keys will be stored under, is recorded for
 // LMKCheck.
-func Create(ctx context.Context, path string, sd *seed.Seed, pvv PVVFunc, lmkCheck []byte) (*Store, error) {
+//
+// A seed that names app users needs WithPasswordHasher; their passwords
+// are stored only as the hasher's output.
+func Create(ctx context.Context, path string, sd *seed.Seed, pvv PVVFunc, lmkCheck []byte, opts ...CreateOption) (*Store, error) {
+	var co createOptions
+	for _, o := range opts {
+		o(&co)
+	}
 	if err := sd.Validate(); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -265,6 +276,12 @@ func Create(ctx context.Context, path string, sd *seed.Seed, pvv PVVFunc, lmkChe
 			return fmt.Errorf("store: schema: %w", err)
 		}
 		if err := tx.seed(ctx, sd, pvv); err != nil {
+			return err
+		}
+		if _, err := tx.tx.ExecContext(ctx, appSchema); err != nil {
+			return fmt.Errorf("store: app schema: %w", err)
+		}
+		if err := tx.seedApp(ctx, sd, co, time.Now()); err != nil {
 			return err
 		}
 		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('lmk_check', ?)`, lmkCheck); err != nil {
