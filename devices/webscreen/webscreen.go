@@ -409,14 +409,23 @@ func (d *Dev) pollPanel(ctx context.Context) {
 	t := time.NewTicker(d.opts.PanelPoll)
 	defer t.Stop()
 	for {
+		// With no page connected only a poke (a page connecting) wakes
+		// the loop: an idle ATM spends no CPU on a panel nobody sees.
+		d.mu.Lock()
+		n := d.clients
+		d.mu.Unlock()
+		var tick <-chan time.Time
+		if n > 0 {
+			tick = t.C
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 		case <-d.poke:
 		}
 		d.mu.Lock()
-		n := d.clients
+		n = d.clients
 		d.mu.Unlock()
 		if n > 0 {
 			d.refreshPanel()
