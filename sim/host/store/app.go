@@ -56,6 +56,7 @@ func WithPasswordHasher(h PasswordHasher) CreateOption {
 
 // seedApp adds the seed's app users and their pre-bound devices.
 func (t *Tx) seedApp(ctx context.Context, sd *seed.Seed, o createOptions, at time.Time) error {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	for _, cu := range sd.Customers {
 		a := cu.App
 		if a == nil {
@@ -117,6 +118,7 @@ type AppUser struct {
 
 // AddAppUser adds an app user.
 func (t *Tx) AddAppUser(ctx context.Context, u AppUser) error {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	var locked int64
 	if !u.LockedUntil.IsZero() {
 		locked = u.LockedUntil.UnixNano()
@@ -149,6 +151,7 @@ func (s *Store) AppUser(ctx context.Context, id string) (AppUser, error) {
 
 // AppUser returns the app user with the given login id.
 func (t *Tx) AppUser(ctx context.Context, id string) (AppUser, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	return scanAppUser(t.tx.QueryRowContext(ctx, `SELECT `+appUserColumns+` FROM app_users WHERE id = ?`, id), "app user "+id)
 }
 
@@ -161,6 +164,7 @@ func (s *Store) AppUserOfCustomer(ctx context.Context, customerID string) (AppUs
 // SetAppUserFailures records an app user's wrong-password count and
 // lock.
 func (t *Tx) SetAppUserFailures(ctx context.Context, id string, failed int, lockedUntil time.Time) error {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	var locked int64
 	if !lockedUntil.IsZero() {
 		locked = lockedUntil.UnixNano()
@@ -182,6 +186,7 @@ type Device struct {
 // BindDevice records a binding, replacing the phone and time of an
 // existing one.
 func (t *Tx) BindDevice(ctx context.Context, d Device) error {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO app_devices (user_id, device_id, account_id, phone, bound) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, device_id, account_id) DO UPDATE SET phone = excluded.phone, bound = excluded.bound`,
 		d.UserID, d.DeviceID, d.AccountID, d.Phone, d.Bound.UnixNano())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Concurrent Updates share transactions (group commit), but each is
@@ -130,5 +131,44 @@ func TestUpdateAfterClose(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// A caller that goes away while its Update is running (a terminal that
+// disconnects mid-request) does not interrupt the statements half way or
+// wedge the shared transaction: the Update finishes, and the next ones
+// run. The fault-injection suite found this: a kill right after the ATM
+// wrote its 0200 left the host's database locked.
+func TestCallerGoneMidUpdateDoesNotWedgeTheStore(t *testing.T) {
+	s, _ := newStore(t)
+	defer s.Close()
+	for i := 0; i < 100; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		started := make(chan struct{})
+		go func() { <-started; cancel() }() // the caller goes away mid-Update
+		_ = s.Update(ctx, func(tx *Tx) error {
+			close(started)
+			for j := 0; j < 50; j++ {
+				if _, err := tx.CardByPAN(ctx, "4761730000001019"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Update(context.Background(), func(tx *Tx) error {
+				_, err := tx.CardByPAN(context.Background(), "4761730000001019")
+				return err
+			})
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("round %d: the next Update failed: %v", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: the store is wedged after a caller went away mid-Update", i)
+		}
 	}
 }

@@ -298,6 +298,7 @@ func Create(ctx context.Context, path string, sd *seed.Seed, pvv PVVFunc, lmkChe
 }
 
 func (t *Tx) seed(ctx context.Context, sd *seed.Seed, pvv PVVFunc) error {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	for _, cu := range sd.Customers {
 		if _, err := t.tx.ExecContext(ctx, `INSERT INTO customers (id, name, birth_date, phone) VALUES (?, ?, ?, ?)`,
 			cu.ID, cu.Name, cu.BirthDate, cu.Phone); err != nil {
@@ -348,6 +349,13 @@ var ErrClosed = errors.New("store: closed")
 
 // Tx is the transaction Update hands to its function. It is valid only
 // during that call.
+//
+// Its methods ignore the cancellation of the context they are given
+// (they keep its values): an Update runs inside a transaction shared by a
+// batch, and a caller that goes away (a terminal that disconnects
+// mid-request) must not interrupt a statement half way — with SQLite
+// that left the batch's transaction wedged and every later Update
+// waiting. An Update whose caller is gone before it starts does not run.
 type Tx struct {
 	tx *sql.Tx
 }
@@ -565,12 +573,14 @@ func (s *Store) Card(ctx context.Context, id string) (Card, error) {
 // CardByPAN returns the card with the given PAN. The error does not
 // contain the PAN.
 func (t *Tx) CardByPAN(ctx context.Context, pan string) (Card, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	return scanCard(t.tx.QueryRowContext(ctx, `SELECT `+cardColumns+` FROM cards WHERE pan = ?`, pan), "card by PAN")
 }
 
 // CardAndAccountByPAN returns the card with the given PAN and its
 // account, read together. The error does not contain the PAN.
 func (t *Tx) CardAndAccountByPAN(ctx context.Context, pan string) (Card, Account, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	var c Card
 	var a Account
 	var st string
@@ -588,6 +598,7 @@ func (t *Tx) CardAndAccountByPAN(ctx context.Context, pan string) (Card, Account
 
 // SetCard sets a card's status and wrong-PIN count.
 func (t *Tx) SetCard(ctx context.Context, id string, st seed.Status, pinTries int) error {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	res, err := t.tx.ExecContext(ctx, `UPDATE cards SET status = ?, pin_tries = ? WHERE id = ?`, string(st), pinTries, id)
 	return affected(res, err, "card "+id)
 }
@@ -620,6 +631,7 @@ func account(ctx context.Context, q querier, id string) (Account, error) {
 
 // Accounts returns every account, ordered by id.
 func (t *Tx) Accounts(ctx context.Context) ([]Account, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
@@ -646,12 +658,14 @@ func (s *Store) Account(ctx context.Context, id string) (Account, error) {
 
 // Account returns the account with the given id.
 func (t *Tx) Account(ctx context.Context, id string) (Account, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	return account(ctx, t.tx, id)
 }
 
 // AddBalance adds delta (negative to debit) to an account's balance and
 // returns the new balance. A debit below zero fails.
 func (t *Tx) AddBalance(ctx context.Context, accountID string, delta int64) (int64, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	var b int64
 	err := t.tx.QueryRowContext(ctx, `UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance`, delta, accountID).Scan(&b)
 	if err != nil {
@@ -663,6 +677,7 @@ func (t *Tx) AddBalance(ctx context.Context, accountID string, delta int64) (int
 // Withdrawn returns the cash taken from an account on day: approved
 // withdrawals less what reversals credited back.
 func (t *Tx) Withdrawn(ctx context.Context, accountID, day string) (int64, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	var n int64
 	err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount - reversed_amount), 0) FROM ledger
 		WHERE account_id = ? AND day = ? AND type = ? AND resp_code = '00'`, accountID, day, string(KindWithdrawal)).Scan(&n)
@@ -700,6 +715,7 @@ func scanEntry(r scanner) (Entry, error) {
 // key up first and reads the whole row only when there is one: most
 // requests are new.
 func (t *Tx) Find(ctx context.Context, k Key) (Entry, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	what := func() string { return fmt.Sprintf("ledger entry %s/%s/%s", k.TerminalID, k.STAN, k.TransmitTime) }
 	var id int64
 	if err := t.tx.QueryRowContext(ctx, `SELECT id FROM ledger WHERE terminal_id = ? AND stan = ? AND transmit_time = ?`,
@@ -717,6 +733,7 @@ func (t *Tx) Find(ctx context.Context, k Key) (Entry, error) {
 // RRN is the Julian date of e.Time (YDDD) and the entry's ID modulo 10^8,
 // eight digits.
 func (t *Tx) Append(ctx context.Context, e Entry) (Entry, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	null := func(s string) any {
 		if s == "" {
 			return nil
@@ -743,6 +760,7 @@ func (t *Tx) Append(ctx context.Context, e Entry) (Entry, error) {
 // MarkReversed records that the entry with the given id was reversed at
 // time at, crediting amount back.
 func (t *Tx) MarkReversed(ctx context.Context, id, amount int64, at time.Time) error {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	res, err := t.tx.ExecContext(ctx, `UPDATE ledger SET reversed = 1, reversed_amount = ?, reversal_time = ? WHERE id = ?`,
 		amount, at.UnixNano(), id)
 	return affected(res, err, fmt.Sprintf("ledger entry %d", id))
@@ -755,6 +773,7 @@ func (s *Store) Ledger(ctx context.Context) ([]Entry, error) {
 
 // Ledger returns every ledger entry, oldest first.
 func (t *Tx) Ledger(ctx context.Context) ([]Entry, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	return ledger(ctx, t.tx)
 }
 
@@ -780,6 +799,7 @@ func ledger(ctx context.Context, q querier) ([]Entry, error) {
 
 // SetTerminal records a terminal's sign-on state.
 func (t *Tx) SetTerminal(ctx context.Context, id string, signedOn bool, at time.Time) error {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO terminals (id, signed_on, updated) VALUES (?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET signed_on = excluded.signed_on, updated = excluded.updated`, id, signedOn, at.UnixNano())
 	if err != nil {
@@ -846,12 +866,14 @@ func (s *Store) TerminalKeys(ctx context.Context, id string) (TerminalKeys, erro
 // TerminalKeys returns a terminal's current working keys, ErrNotFound if
 // it has none.
 func (t *Tx) TerminalKeys(ctx context.Context, id string) (TerminalKeys, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	return terminalKeys(ctx, t.tx, id)
 }
 
 // SetTerminalKeys replaces a terminal's working keys with k (its
 // Generation is ignored) and returns the new generation.
 func (t *Tx) SetTerminalKeys(ctx context.Context, k TerminalKeys) (int64, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	var gen int64
 	err := t.tx.QueryRowContext(ctx, `INSERT INTO terminal_keys (`+keyColumns+`) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (terminal_id) DO UPDATE SET generation = generation + 1, tpk = excluded.tpk, tak = excluded.tak,
@@ -878,6 +900,7 @@ type Tombstone struct {
 // AddTombstone records ts unless a tombstone with its key exists; it
 // reports whether it added one.
 func (t *Tx) AddTombstone(ctx context.Context, ts Tombstone) (bool, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	res, err := t.tx.ExecContext(ctx, `INSERT INTO tombstones (terminal_id, stan, transmit_time, amount, reversal_stan, time)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		ts.TerminalID, ts.STAN, ts.TransmitTime, ts.Amount, ts.ReversalSTAN, ts.Time.UnixNano())
@@ -906,6 +929,7 @@ func scanTombstone(r scanner) (Tombstone, error) {
 
 // Tombstone returns the tombstone of the request with key k.
 func (t *Tx) Tombstone(ctx context.Context, k Key) (Tombstone, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	ts, err := scanTombstone(t.tx.QueryRowContext(ctx, `SELECT `+tombstoneColumns+` FROM tombstones
 		WHERE terminal_id = ? AND stan = ? AND transmit_time = ?`, k.TerminalID, k.STAN, k.TransmitTime))
 	if err != nil {
@@ -917,6 +941,7 @@ func (t *Tx) Tombstone(ctx context.Context, k Key) (Tombstone, error) {
 // SetTombstoneEntry links the tombstone of key k to the ledger entry
 // that recorded the late original.
 func (t *Tx) SetTombstoneEntry(ctx context.Context, k Key, ledgerID int64) error {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	res, err := t.tx.ExecContext(ctx, `UPDATE tombstones SET ledger_id = ? WHERE terminal_id = ? AND stan = ? AND transmit_time = ?`,
 		ledgerID, k.TerminalID, k.STAN, k.TransmitTime)
 	return affected(res, err, fmt.Sprintf("tombstone %s/%s/%s", k.TerminalID, k.STAN, k.TransmitTime))
@@ -929,6 +954,7 @@ func (s *Store) Tombstones(ctx context.Context) ([]Tombstone, error) {
 
 // Tombstones returns every tombstone, oldest first.
 func (t *Tx) Tombstones(ctx context.Context) ([]Tombstone, error) {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
 	return tombstones(ctx, t.tx)
 }
 
