@@ -84,7 +84,7 @@ func serveControlConn(ctx context.Context, c net.Conn, handle func(context.Conte
 			resp.Error = "control: request is not a JSON object: " + err.Error()
 		} else {
 			c.SetDeadline(time.Now().Add(60 * time.Second))
-			resp = handle(ctx, req)
+			resp = safeHandle(ctx, handle, req, log)
 		}
 		if err := enc.Encode(resp); err != nil {
 			log.Debug().Err(err).Msg("control client went away")
@@ -115,4 +115,17 @@ func Ask(ctx context.Context, path string, req ControlRequest) (*ControlResponse
 		return &resp, errors.New(resp.Error)
 	}
 	return &resp, nil
+}
+
+// safeHandle answers one request; a panic in the handler (a step the
+// scenario driver could not carry out) becomes an error answer, never a
+// dead ATM.
+func safeHandle(ctx context.Context, handle func(context.Context, ControlRequest) ControlResponse, req ControlRequest, log zerolog.Logger) (resp ControlResponse) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error().Str("cmd", req.Cmd).Interface("panic", p).Msg("control request failed")
+			resp = ControlResponse{Error: fmt.Sprintf("control: %s failed: internal error", req.Cmd)}
+		}
+	}()
+	return handle(ctx, req)
 }

@@ -219,11 +219,15 @@ func (rc *recovery) decide(ctx context.Context, h *txnHistory, last **dispenser.
 		for _, x := range l.Notes {
 			want += x.Count
 		}
-		rc.j.Append("CASH-RETRACTED", "", map[string]string{"txn": h.id, "notes": strconv.Itoa(n), "expected": strconv.Itoa(want), "error": errText(err), "by": "recovery"})
+		if _, jerr := rc.j.Append("CASH-RETRACTED", "", map[string]string{"txn": h.id, "notes": strconv.Itoa(n), "expected": strconv.Itoa(want), "error": errText(err), "by": "recovery"}); jerr != nil {
+			return "", "", jerr
+		}
 		if err == nil && n == want {
 			return "reverse-retracted", "cash-not-taken", nil
 		}
-		rc.j.Append("RETRACT-MISMATCH", "", map[string]string{"txn": h.id})
+		if _, jerr := rc.j.Append("RETRACT-MISMATCH", "", map[string]string{"txn": h.id}); jerr != nil {
+			return "", "", jerr
+		}
 		return "reconcile", "", nil
 	}
 	return "reverse-not-dispensed", "cancelled", nil

@@ -168,3 +168,22 @@ func TestRecoveryDecidesFromJournalAndDispenser(t *testing.T) {
 		})
 	}
 }
+
+// A control request whose handler panics gets an error answer; the
+// daemon (and the next request) carry on.
+func TestControlSurvivesAPanickingHandler(t *testing.T) {
+	calls := 0
+	h := func(ctx context.Context, req ControlRequest) ControlResponse {
+		calls++
+		if req.Cmd == "boom" {
+			panic("driver bug")
+		}
+		return ControlResponse{OK: true}
+	}
+	if r := safeHandle(context.Background(), h, ControlRequest{Cmd: "boom"}, zerolog.Nop()); r.OK || r.Error == "" {
+		t.Fatalf("panicking handler answered %+v", r)
+	}
+	if r := safeHandle(context.Background(), h, ControlRequest{Cmd: "status"}, zerolog.Nop()); !r.OK || calls != 2 {
+		t.Fatalf("next request: %+v after %d calls", r, calls)
+	}
+}

@@ -147,6 +147,38 @@ var (
 	ErrKCVMismatch = errors.New("pinpad: key check value mismatch")
 )
 
+// EntryKey reports whether k is a key that PIN or data entry takes: a
+// digit, ENTER, CANCEL, CLEAR or BACKSPACE.
+func EntryKey(k Key) bool {
+	switch k {
+	case KeyEnter, KeyCancel, KeyClear, KeyBackspace:
+		return true
+	}
+	return k.IsDigit()
+}
+
+// EditEntry applies CLEAR or BACKSPACE to the digits entered so far,
+// zeroing what it removes (they may be PIN digits), and echoes the key
+// when it edited. Any other key leaves digits as they are.
+func EditEntry(k Key, digits []byte, echo func(Key)) []byte {
+	switch {
+	case k == KeyClear:
+		for i := range digits {
+			digits[i] = 0
+		}
+		digits = digits[:0]
+	case k == KeyBackspace && len(digits) > 0:
+		digits[len(digits)-1] = 0
+		digits = digits[:len(digits)-1]
+	default:
+		return digits
+	}
+	if echo != nil {
+		echo(k)
+	}
+	return digits
+}
+
 // Validate checks a PIN request against the contract, above the driver.
 func (r PINRequest) Validate() error {
 	if r.MinLen < 4 || r.MaxLen > 12 || r.MinLen > r.MaxLen {

@@ -143,7 +143,7 @@ func (p *PinPad) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pi
 	defer func() { pinblock.Wipe(digits[:cap(digits)]) }()
 	var block []byte
 	p.opts.Log.Info().Str("key", req.Key).Int("format", int(req.Format)).Str("pan", mask.PAN(req.PAN)).Msg("PIN entry started")
-	err = p.run(ctx, "get PIN", "pin", entryKey, func(k pinpad.Key) (bool, error) {
+	err = p.run(ctx, "get PIN", "pin", pinpad.EntryKey, func(k pinpad.Key) (bool, error) {
 		switch {
 		case k.IsDigit():
 			if len(digits) < req.MaxLen {
@@ -162,7 +162,7 @@ func (p *PinPad) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pi
 			}
 			return true, nil
 		default:
-			digits = editEntry(k, digits, echo)
+			digits = pinpad.EditEntry(k, digits, echo)
 		}
 		return k == pinpad.KeyCancel, entryCancelled(k)
 	})
@@ -182,7 +182,7 @@ func (p *PinPad) GetData(ctx context.Context, req pinpad.DataRequest, echo func(
 	echo = echoOrNop(echo)
 	var digits []byte
 	var term pinpad.Key
-	accepts := func(k pinpad.Key) bool { return entryKey(k) || slices.Contains(req.Terminators, k) }
+	accepts := func(k pinpad.Key) bool { return pinpad.EntryKey(k) || slices.Contains(req.Terminators, k) }
 	err := p.run(ctx, "get data", "data", accepts, func(k pinpad.Key) (bool, error) {
 		switch {
 		case k.IsDigit():
@@ -194,7 +194,7 @@ func (p *PinPad) GetData(ctx context.Context, req pinpad.DataRequest, echo func(
 			term = k
 			return true, nil
 		default:
-			digits = editEntry(k, digits, echo)
+			digits = pinpad.EditEntry(k, digits, echo)
 		}
 		return k == pinpad.KeyCancel, entryCancelled(k)
 	})
@@ -522,33 +522,6 @@ func keyFits(f pinpad.Format, n int) bool {
 		return n == 16 || n == 24
 	}
 	return n == 16 || n == 24 || n == 32
-}
-
-// entryKey reports whether k is a key digit entry takes: a digit, ENTER,
-// CANCEL, CLEAR or BACKSPACE.
-func entryKey(k pinpad.Key) bool {
-	switch k {
-	case pinpad.KeyEnter, pinpad.KeyCancel, pinpad.KeyClear, pinpad.KeyBackspace:
-		return true
-	}
-	return k.IsDigit()
-}
-
-// editEntry applies CLEAR or BACKSPACE to digits, wiping what it
-// removes, and echoes the key.
-func editEntry(k pinpad.Key, digits []byte, echo func(pinpad.Key)) []byte {
-	switch {
-	case k == pinpad.KeyClear:
-		pinblock.Wipe(digits)
-		digits = digits[:0]
-	case k == pinpad.KeyBackspace && len(digits) > 0:
-		digits[len(digits)-1] = 0
-		digits = digits[:len(digits)-1]
-	default:
-		return digits
-	}
-	echo(k)
-	return digits
 }
 
 func entryCancelled(k pinpad.Key) error {

@@ -159,7 +159,7 @@ func (f *Fake) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pinp
 	digits := make([]byte, 0, 12)
 	defer func() { pinblock.Wipe(digits[:cap(digits)]) }()
 	var block []byte
-	err := f.run(ctx, "GetPIN", editKey, func(k pinpad.Key) (bool, error) {
+	err := f.run(ctx, "GetPIN", pinpad.EntryKey, func(k pinpad.Key) (bool, error) {
 		switch {
 		case k.IsDigit():
 			if len(digits) < req.MaxLen {
@@ -175,7 +175,7 @@ func (f *Fake) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pinp
 			}
 			return true, err
 		default:
-			digits = edit(k, digits, echo)
+			digits = pinpad.EditEntry(k, digits, echo)
 		}
 		return k == pinpad.KeyCancel, cancelled(k)
 	})
@@ -193,7 +193,7 @@ func (f *Fake) GetData(ctx context.Context, req pinpad.DataRequest, echo func(pi
 	echo = orNop(echo)
 	var digits []byte
 	var term pinpad.Key
-	accepts := func(k pinpad.Key) bool { return editKey(k) || slices.Contains(req.Terminators, k) }
+	accepts := func(k pinpad.Key) bool { return pinpad.EntryKey(k) || slices.Contains(req.Terminators, k) }
 	err := f.run(ctx, "GetData", accepts, func(k pinpad.Key) (bool, error) {
 		switch {
 		case k.IsDigit():
@@ -205,7 +205,7 @@ func (f *Fake) GetData(ctx context.Context, req pinpad.DataRequest, echo func(pi
 			term = k
 			return true, nil
 		default:
-			digits = edit(k, digits, echo)
+			digits = pinpad.EditEntry(k, digits, echo)
 		}
 		return k == pinpad.KeyCancel, cancelled(k)
 	})
@@ -307,33 +307,6 @@ func (f *Fake) beginLocked(ctx context.Context, method string) error {
 func (f *Fake) changedLocked() {
 	close(f.changed)
 	f.changed = make(chan struct{})
-}
-
-// editKey reports whether k is a key digit entry takes: a digit, ENTER,
-// CANCEL, CLEAR or BACKSPACE.
-func editKey(k pinpad.Key) bool {
-	switch k {
-	case pinpad.KeyEnter, pinpad.KeyCancel, pinpad.KeyClear, pinpad.KeyBackspace:
-		return true
-	}
-	return k.IsDigit()
-}
-
-// edit applies CLEAR or BACKSPACE to digits, wiping what it removes, and
-// echoes the key.
-func edit(k pinpad.Key, digits []byte, echo func(pinpad.Key)) []byte {
-	switch {
-	case k == pinpad.KeyClear:
-		pinblock.Wipe(digits)
-		digits = digits[:0]
-	case k == pinpad.KeyBackspace && len(digits) > 0:
-		digits[len(digits)-1] = 0
-		digits = digits[:len(digits)-1]
-	default:
-		return digits
-	}
-	echo(k)
-	return digits
 }
 
 func cancelled(k pinpad.Key) error {
