@@ -10,6 +10,12 @@
 // device that echoed a clear digit would see it masked and logged as an
 // error, without the digit). PANs are masked in logs.
 //
+// PINRequest.Terminators go out as PIN-ENTRY's optional NT field (only
+// when there are some, so a request without them is the frame it always
+// was); the device answers a terminator pressed with 00 FF and its code,
+// and GetPIN returns a *pinpad.TerminatedError naming it. Any other form
+// of that answer is a PIN-PROTOCOL fault.
+//
 // # The link
 //
 // One goroutine reads the port: it splits the stream into ACK and NAK

@@ -10,15 +10,17 @@ import (
 	"time"
 
 	"github.com/atmd/atmd/devices/epp"
+	"github.com/atmd/atmd/hal"
 	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/hal/pinpad/pinpadtest"
 	"github.com/atmd/atmd/internal/pinblock"
 )
 
-// The example exchange of docs/devices/epp.md, byte for byte, with the
-// driver as the host: the test plays the EPP from the page's lines.
-func TestDocExample(t *testing.T) {
-	steps := readExample(t)
+// playEPP plays the EPP of an example exchange on a fresh PTY: it checks
+// every byte the host sends and sends the EPP's bytes. The channel gets
+// the outcome once the script ends.
+func playEPP(t *testing.T, steps []exampleStep) (*deviceEnd, <-chan error) {
+	t.Helper()
 	end := newDeviceEnd(t)
 	script := make(chan error, 1)
 	go func() {
@@ -41,7 +43,13 @@ func TestDocExample(t *testing.T) {
 		}
 		script <- nil
 	}()
+	return end, script
+}
 
+// The example exchange of docs/devices/epp.md, byte for byte, with the
+// driver as the host: the test plays the EPP from the page's lines.
+func TestDocExample(t *testing.T) {
+	end, script := playEPP(t, readExample(t, exampleExchange))
 	dev, err := epp.NewSerial(end.p.Path, epp.Options{Poll: time.Hour, KeyAlgs: map[string]epp.Alg{"pin-aes": epp.AES}})
 	if err != nil {
 		t.Fatal(err)
@@ -114,5 +122,91 @@ func TestDocExample(t *testing.T) {
 		}
 	case <-time.After(wait):
 		t.Fatal("the script did not finish")
+	}
+}
+
+// The example of a PIN entry ended by a function key, byte for byte: the
+// driver sends the terminators and reports the one pressed.
+func TestDocExampleTerminated(t *testing.T) {
+	end, script := playEPP(t, readExample(t, exampleTerminated))
+	dev, err := epp.NewSerial(end.p.Path, epp.Options{Poll: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	ctx := timeout(t, 10*time.Second)
+	var echo []pinpad.Key
+	req := pinpad.PINRequest{PAN: pinpadtest.TestPAN, MinLen: 4, MaxLen: 12, Format: pinpad.ISO0, Key: "pin",
+		Terminators: []pinpad.Key{pinpad.F4, pinpad.F5}}
+	b, err := dev.GetPIN(ctx, req, func(k pinpad.Key) { echo = append(echo, k) })
+	var te *pinpad.TerminatedError
+	if !errors.As(err, &te) || te.Key != pinpad.F4 || !errors.Is(err, pinpad.ErrTerminated) || b.Block != nil {
+		select {
+		case serr := <-script:
+			t.Errorf("script: %v", serr)
+		default:
+		}
+		t.Fatalf("GetPIN = %x, %v; want no block and a *pinpad.TerminatedError naming F4", b.Block, err)
+	}
+	if m := pinpad.KeyMasked; !slices.Equal(echo, []pinpad.Key{m, m}) {
+		t.Errorf("echo %q, want two masks", echo)
+	}
+	if st := dev.Status(); !st.OK() {
+		t.Errorf("Status after a terminated entry = %v, want OK: it is no fault", st)
+	}
+	select {
+	case err := <-script:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("the script did not finish")
+	}
+}
+
+// A terminated PIN-ENTRY response that breaks epp.md is a protocol error,
+// never a terminator.
+func TestMalformedTerminatedResponse(t *testing.T) {
+	example := readExample(t, exampleTerminated)
+	greeting, pinEntry := example[:8], example[8] // up to the PIN-ENTRY the host sends
+	if pinEntry.dir != "host" || len(pinEntry.bytes) < 5 || pinEntry.bytes[4] != 0x10 {
+		t.Fatalf("epp.md: step 8 of the terminated example is not the host's PIN-ENTRY: %+v", pinEntry)
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"not-a-terminator", []byte{0x00, 0xFF, 0xF6}},
+		{"enter", []byte{0x00, 0xFF, 0x0D}},
+		{"too-long", []byte{0x00, 0xFF, 0xF4, 0xF5}},
+		{"too-short", []byte{0x00, 0xFF}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			steps := append(slices.Clone(greeting), pinEntry,
+				exampleStep{dir: "epp", bytes: []byte{0x06}},
+				exampleStep{dir: "epp", bytes: epp.MarshalFrame(0x03, 0x90, tc.data)},
+				exampleStep{dir: "host", bytes: []byte{0x06}})
+			end, script := playEPP(t, steps)
+			dev, err := epp.NewSerial(end.p.Path, epp.Options{Poll: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dev.Close()
+			req := pinpad.PINRequest{PAN: pinpadtest.TestPAN, MinLen: 4, MaxLen: 12, Format: pinpad.ISO0, Key: "pin",
+				Terminators: []pinpad.Key{pinpad.F4, pinpad.F5}}
+			_, err = dev.GetPIN(timeout(t, wait), req, nil)
+			if hal.FaultCode(err) != epp.FaultProtocol || !errors.Is(err, epp.ErrProtocol) || errors.Is(err, pinpad.ErrTerminated) {
+				t.Errorf("GetPIN with response % X = %v; want a PIN-PROTOCOL fault", tc.data, err)
+			}
+			select {
+			case err := <-script:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(wait):
+				t.Fatal("the script did not finish")
+			}
+		})
 	}
 }

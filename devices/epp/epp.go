@@ -198,9 +198,12 @@ func (d *Dev) Close() error {
 }
 
 // GetPIN runs PIN-ENTRY and returns the block the device sent. The echo
-// gets KeyMasked, CLEAR and BACKSPACE from the device's KEY events. When
-// ctx ends the driver sends CANCEL-ENTRY and returns ctx's error once the
-// device confirmed (or after a bounded wait).
+// gets KeyMasked, CLEAR and BACKSPACE from the device's KEY events. With
+// req.Terminators the command carries them (NT and their codes) and a
+// terminator the customer pressed comes back as a *pinpad.TerminatedError
+// naming it; a request without them is sent as before terminators
+// existed. When ctx ends the driver sends CANCEL-ENTRY and returns ctx's
+// error once the device confirmed (or after a bounded wait).
 func (d *Dev) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pinpad.Key)) (pinpad.PINBlock, error) {
 	if err := req.Validate(); err != nil {
 		return pinpad.PINBlock{}, err
@@ -221,7 +224,16 @@ func (d *Dev) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pinpa
 	data = append(data, req.PAN...)
 	data = append(data, byte(len(req.Key)))
 	data = append(data, req.Key...)
-	d.log.Info().Str("key", req.Key).Int("format", int(req.Format)).Str("pan", mask.PAN(req.PAN)).Msg("PIN entry requested")
+	var terms []byte
+	for _, k := range req.Terminators { // Validate: distinct FDKs, at most 8
+		terms = append(terms, keyCodes[k])
+	}
+	if len(terms) > 0 {
+		data = append(data, byte(len(terms)))
+		data = append(data, terms...)
+	}
+	d.log.Info().Str("key", req.Key).Int("format", int(req.Format)).Str("pan", mask.PAN(req.PAN)).
+		Int("terminators", len(terms)).Msg("PIN entry requested")
 	resp, err := d.runEntry(ctx, "get PIN", cmdPINEntry, data, func(c byte) {
 		switch k := codeKeys[c]; {
 		case k == pinpad.KeyClear || k == pinpad.KeyBackspace:
@@ -237,15 +249,42 @@ func (d *Dev) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pinpa
 	if err != nil {
 		return pinpad.PINBlock{}, err
 	}
+	block, term, ok := parsePINResult(resp, fm, terms)
+	switch {
+	case !ok:
+		return pinpad.PINBlock{}, d.malformed("get PIN", cmdPINEntry, resp)
+	case term != "":
+		d.log.Info().Str("terminator", string(term)).Msg("PIN entry ended by a function key")
+		return pinpad.PINBlock{}, &pinpad.TerminatedError{Key: term}
+	}
+	d.log.Info().Str("key", req.Key).Msg("PIN block received")
+	return pinpad.PINBlock{Format: req.Format, Key: req.Key, Block: block}, nil
+}
+
+// parsePINResult reads PIN-ENTRY's OK response (status byte included)
+// for a request with format code fm and terminator codes terms: either
+// 00, FM, BL and the block (BL 8 for format 0, 16 for format 4), or 00,
+// FF and one of terms. It returns a copy of the block, or the terminator
+// pressed; ok is false for anything else.
+func parsePINResult(resp []byte, fm byte, terms []byte) (block []byte, term pinpad.Key, ok bool) {
+	if len(resp) < 3 || resp[0] != statusOK {
+		return nil, "", false
+	}
+	if resp[1] == fmTerminated {
+		k := codeKeys[resp[2]]
+		if len(resp) != 3 || !k.IsFDK() || !slices.Contains(terms, resp[2]) {
+			return nil, "", false
+		}
+		return nil, k, true
+	}
 	want := 8
-	if req.Format == pinpad.ISO4 {
+	if fm == formatCodes[pinpad.ISO4] {
 		want = 16
 	}
 	if len(resp) != 3+want || resp[1] != fm || int(resp[2]) != want {
-		return pinpad.PINBlock{}, d.malformed("get PIN", cmdPINEntry, resp)
+		return nil, "", false
 	}
-	d.log.Info().Str("key", req.Key).Msg("PIN block received")
-	return pinpad.PINBlock{Format: req.Format, Key: req.Key, Block: slices.Clone(resp[3:])}, nil
+	return slices.Clone(resp[3:]), "", true
 }
 
 // GetData runs DATA-ENTRY; the echo gets the digits, CLEAR and

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atmd/atmd/hal"
 	"github.com/rs/zerolog"
+
+	"github.com/atmd/atmd/hal"
+	"github.com/atmd/atmd/hal/pinpad"
 )
 
 func unhex(s string) []byte {
@@ -168,6 +170,76 @@ func FuzzAnswer(f *testing.F) {
 		}
 		if err := answerError(cmdPINEntry, b, true); err == nil {
 			t.Fatalf("no error for % X", b)
+		}
+	})
+}
+
+func TestParsePINResult(t *testing.T) {
+	block0 := unhex("AC 07 08 A3 C9 23 D3 4D")
+	block4 := unhex("00 11 22 33 44 55 66 77 88 99 AA BB CC DD EE FF")
+	f4f5 := []byte{0xF4, 0xF5}
+	tests := []struct {
+		name  string
+		resp  []byte
+		fm    byte
+		terms []byte
+		block []byte
+		term  pinpad.Key
+		ok    bool
+	}{
+		{"iso0-block", append([]byte{0x00, 0x00, 0x08}, block0...), 0x00, nil, block0, "", true},
+		{"iso4-block", append([]byte{0x00, 0x04, 0x10}, block4...), 0x04, f4f5, block4, "", true},
+		{"terminated-f4", []byte{0x00, 0xFF, 0xF4}, 0x00, f4f5, nil, pinpad.F4, true},
+		{"terminated-f5-iso4", []byte{0x00, 0xFF, 0xF5}, 0x04, f4f5, nil, pinpad.F5, true},
+		{"terminated-not-a-terminator", []byte{0x00, 0xFF, 0xF6}, 0x00, f4f5, nil, "", false},
+		{"terminated-without-terminators", []byte{0x00, 0xFF, 0xF4}, 0x00, nil, nil, "", false},
+		{"terminated-enter", []byte{0x00, 0xFF, 0x0D}, 0x00, []byte{0x0D}, nil, "", false},
+		{"terminated-too-long", []byte{0x00, 0xFF, 0xF4, 0x00}, 0x00, f4f5, nil, "", false},
+		{"terminated-too-short", []byte{0x00, 0xFF}, 0x00, f4f5, nil, "", false},
+		{"wrong-format", append([]byte{0x00, 0x04, 0x08}, block0...), 0x00, nil, nil, "", false},
+		{"short-block", append([]byte{0x00, 0x00, 0x08}, block0[:7]...), 0x00, nil, nil, "", false},
+		{"not-ok", []byte{0x04}, 0x00, f4f5, nil, "", false},
+		{"empty", nil, 0x00, nil, nil, "", false},
+	}
+	for _, tc := range tests {
+		block, term, ok := parsePINResult(tc.resp, tc.fm, tc.terms)
+		if ok != tc.ok || term != tc.term || !bytes.Equal(block, tc.block) {
+			t.Errorf("%s: parsePINResult = % X, %q, %v; want % X, %q, %v", tc.name, block, term, ok, tc.block, tc.term, tc.ok)
+		}
+	}
+}
+
+// FuzzPINResult feeds arbitrary PIN-ENTRY responses to the driver: a
+// block of the requested format's length, a terminator the request
+// named, or a refusal — never anything else.
+func FuzzPINResult(f *testing.F) {
+	f.Add(unhex("00 00 08 AC 07 08 A3 C9 23 D3 4D"), false, []byte(nil))
+	f.Add(unhex("00 FF F4"), false, []byte{0xF4, 0xF5})
+	f.Add(unhex("00 FF F6"), true, []byte{0xF4})
+	f.Add(unhex("00 FF F4 00"), false, []byte{0xF4})
+	f.Add(unhex("00 04 10 00 11 22 33 44 55 66 77 88 99 AA BB CC DD EE FF"), true, []byte{0xF1})
+	f.Fuzz(func(t *testing.T, resp []byte, iso4 bool, terms []byte) {
+		fm, want := byte(0x00), 8
+		if iso4 {
+			fm, want = 0x04, 16
+		}
+		block, term, ok := parsePINResult(resp, fm, terms)
+		switch {
+		case !ok:
+			if block != nil || term != "" {
+				t.Fatalf("refused % X but returned % X, %q", resp, block, term)
+			}
+		case term != "":
+			if block != nil || len(resp) != 3 || resp[1] != fmTerminated || keyCodes[term] != resp[2] || !bytes.Contains(terms, resp[2:3]) {
+				t.Fatalf("terminator %q from % X (terminators % X)", term, resp, terms)
+			}
+		default:
+			if len(block) != want || !bytes.Equal(block, resp[3:]) || resp[1] != fm {
+				t.Fatalf("block % X from % X", block, resp)
+			}
+			if &block[0] == &resp[3] {
+				t.Fatal("the block is not a copy")
+			}
 		}
 	})
 }

@@ -102,6 +102,10 @@ var codeKeys = func() map[byte]pinpad.Key {
 // formatCodes maps contract formats to FM bytes.
 var formatCodes = map[pinpad.Format]byte{pinpad.ISO0: 0x00, pinpad.ISO4: 0x04}
 
+// fmTerminated is the FM byte of a PIN-ENTRY response that carries the
+// terminator pressed instead of a block.
+const fmTerminated = 0xFF
+
 // Errors.
 var (
 	// ErrClosed: the Dev was closed.

@@ -68,7 +68,8 @@ type PanelState struct {
 	// Cards can be inserted whenever Card is "empty"; an Insert the
 	// reader does not take ends with its context.
 	Accepting bool `json:"accepting,omitempty"`
-	// Entry is the PIN pad entry in progress ("" none, "pin", "data",
+	// Entry is the PIN pad entry in progress ("" none, "pin", "pin:F4,F5"
+	// for a PIN entry that those function keys end too, "data",
 	// "keys:F1,F2,..."), so the panel can light the keys that work.
 	Entry string `json:"entry,omitempty"`
 	// Cash is what lies in the cash tray now.

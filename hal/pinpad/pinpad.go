@@ -6,12 +6,19 @@
 // PIN block, and its echo reports '*' for each digit. GetData is for
 // values that are not secret (amounts, phone numbers, birth dates) and
 // echoes the digits. ReadKey waits for a function key or menu choice.
+//
+// A PIN entry may also be ended by a function key instead of a PIN (the
+// screen asking for the PIN offers "Activate a new card" beside it, as
+// XFS's terminate FDKs do): PINRequest.Terminators names those keys, and
+// GetPIN then returns a *TerminatedError naming the key pressed, with no
+// PIN block; the digits keyed so far are wiped inside the PIN pad.
 package pinpad
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/atmd/atmd/hal"
 )
@@ -70,6 +77,10 @@ type PINRequest struct {
 	MaxLen int    // longest accepted entry, MinLen..12; entry stops there
 	Format Format // ISO0 or ISO4
 	Key    string // name of the loaded PIN key to encrypt under
+	// Terminators are function display keys (F1..F8, at most eight,
+	// none twice) that end the entry without a PIN block: GetPIN returns
+	// a *TerminatedError naming the key. Other FDKs stay ignored.
+	Terminators []Key
 }
 
 // PINBlock is an encrypted PIN block as it leaves the PIN pad.
@@ -106,8 +117,11 @@ type PinPad interface {
 	Capabilities() Capabilities
 	// GetPIN runs secure entry until ENTER with MinLen..MaxLen digits.
 	// CLEAR empties the entry, BACKSPACE removes a digit, CANCEL returns
-	// ErrCancelled. echo (may be nil) receives KeyMasked per digit and
-	// the editing keys, never a digit.
+	// hal.ErrCancelled. One of req.Terminators, pressed at any time, ends
+	// the entry with (PINBlock{}, &TerminatedError{Key: k}) and wipes the
+	// digits keyed so far inside the PIN pad; function keys that are not
+	// terminators are ignored. echo (may be nil) receives KeyMasked per
+	// digit and the editing keys, never a digit nor the terminator.
 	GetPIN(ctx context.Context, req PINRequest, echo func(Key)) (PINBlock, error)
 	// GetData runs clear digit entry; echo receives each key.
 	GetData(ctx context.Context, req DataRequest, echo func(Key)) (Data, error)
@@ -145,7 +159,25 @@ var (
 	ErrNoKey       = errors.New("pinpad: key not loaded")
 	ErrBadRequest  = errors.New("pinpad: bad entry request")
 	ErrKCVMismatch = errors.New("pinpad: key check value mismatch")
+	// ErrTerminated: a PIN entry was ended by one of its terminators
+	// (PINRequest.Terminators); the error is a *TerminatedError.
+	ErrTerminated = errors.New("pinpad: entry ended by a function key")
 )
+
+// TerminatedError is GetPIN's answer when the customer pressed one of
+// PINRequest.Terminators instead of finishing the PIN. It is not a
+// fault: the customer chose another option. It unwraps to ErrTerminated.
+type TerminatedError struct {
+	Key Key // the terminator pressed, F1..F8
+}
+
+// Error names the key.
+func (e *TerminatedError) Error() string {
+	return "pinpad: entry ended by function key " + string(e.Key)
+}
+
+// Unwrap returns ErrTerminated.
+func (e *TerminatedError) Unwrap() error { return ErrTerminated }
 
 // EntryKey reports whether k is a key that PIN or data entry takes: a
 // digit, ENTER, CANCEL, CLEAR or BACKSPACE.
@@ -179,7 +211,17 @@ func EditEntry(k Key, digits []byte, echo func(Key)) []byte {
 	return digits
 }
 
-// Validate checks a PIN request against the contract, above the driver.
+// Takes reports whether PIN entry for r takes k: an EntryKey or one of
+// r.Terminators. Other keys (function keys that are not terminators) are
+// ignored during PIN entry.
+func (r PINRequest) Takes(k Key) bool { return EntryKey(k) || r.Terminates(k) }
+
+// Terminates reports whether k is one of r.Terminators.
+func (r PINRequest) Terminates(k Key) bool { return slices.Contains(r.Terminators, k) }
+
+// Validate checks a PIN request against the contract, above the driver:
+// lengths, format, PAN, and terminators that are distinct FDKs, at most
+// eight.
 func (r PINRequest) Validate() error {
 	if r.MinLen < 4 || r.MaxLen > 12 || r.MinLen > r.MaxLen {
 		return errors.Join(ErrBadRequest, hal.ErrInvalid, errors.New("pinpad: PIN length must be within 4..12"))
@@ -189,6 +231,17 @@ func (r PINRequest) Validate() error {
 	}
 	if len(r.PAN) < 12 || len(r.PAN) > 19 {
 		return errors.Join(ErrBadRequest, hal.ErrInvalid, errors.New("pinpad: PIN block needs a 12-19 digit PAN"))
+	}
+	if len(r.Terminators) > 8 {
+		return fmt.Errorf("pinpad: %d PIN entry terminators, at most 8: %w: %w", len(r.Terminators), ErrBadRequest, hal.ErrInvalid)
+	}
+	for i, k := range r.Terminators {
+		if !k.IsFDK() {
+			return fmt.Errorf("pinpad: %q cannot terminate PIN entry, only F1..F8: %w: %w", k, ErrBadRequest, hal.ErrInvalid)
+		}
+		if slices.Contains(r.Terminators[:i], k) {
+			return fmt.Errorf("pinpad: PIN entry terminator %s given twice: %w: %w", k, ErrBadRequest, hal.ErrInvalid)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -115,7 +116,8 @@ func (p *PinPad) String() string { return "pinpad:sim:" + p.opts.Name }
 func (p *PinPad) Capabilities() pinpad.Capabilities { return p.opts.Caps }
 
 // GetPIN runs secure entry and returns the PIN block, built with
-// internal/pinblock under the named key.
+// internal/pinblock under the named key, or a *pinpad.TerminatedError
+// when one of req.Terminators is pressed (the digits are wiped).
 func (p *PinPad) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pinpad.Key)) (pinpad.PINBlock, error) {
 	if err := req.Validate(); err != nil {
 		return pinpad.PINBlock{}, err
@@ -142,14 +144,23 @@ func (p *PinPad) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pi
 	digits := make([]byte, 0, 12)
 	defer func() { pinblock.Wipe(digits[:cap(digits)]) }()
 	var block []byte
-	p.opts.Log.Info().Str("key", req.Key).Int("format", int(req.Format)).Str("pan", mask.PAN(req.PAN)).Msg("PIN entry started")
-	err = p.run(ctx, "get PIN", "pin", pinpad.EntryKey, func(k pinpad.Key) (bool, error) {
+	desc := "pin"
+	if len(req.Terminators) > 0 {
+		desc += ":" + joinKeys(req.Terminators)
+	}
+	p.opts.Log.Info().Str("key", req.Key).Int("format", int(req.Format)).Str("pan", mask.PAN(req.PAN)).
+		Str("terminators", joinKeys(req.Terminators)).Msg("PIN entry started")
+	err = p.run(ctx, "get PIN", desc, req.Takes, func(k pinpad.Key) (bool, error) {
 		switch {
 		case k.IsDigit():
 			if len(digits) < req.MaxLen {
 				digits = append(digits, k[0])
 				echo(pinpad.KeyMasked)
 			}
+		case req.Terminates(k):
+			pinblock.Wipe(digits)
+			digits = digits[:0]
+			return true, &pinpad.TerminatedError{Key: k}
 		case k == pinpad.KeyEnter && len(digits) >= req.MinLen:
 			var err error
 			if req.Format == pinpad.ISO0 {
@@ -166,7 +177,12 @@ func (p *PinPad) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pi
 		}
 		return k == pinpad.KeyCancel, entryCancelled(k)
 	})
-	if err != nil {
+	var te *pinpad.TerminatedError
+	switch {
+	case errors.As(err, &te):
+		p.opts.Log.Info().Str("terminator", string(te.Key)).Msg("PIN entry ended by a function key")
+		return pinpad.PINBlock{}, err
+	case err != nil:
 		p.opts.Log.Info().Err(err).Msg("PIN entry ended without a block")
 		return pinpad.PINBlock{}, err
 	}
@@ -210,12 +226,8 @@ func (p *PinPad) ReadKey(ctx context.Context, active []pinpad.Key) (pinpad.Key, 
 	if err := pinpad.ValidateActive(active); err != nil {
 		return "", err
 	}
-	names := make([]string, len(active))
-	for i, k := range active {
-		names[i] = string(k)
-	}
 	var got pinpad.Key
-	err := p.run(ctx, "read key", "keys:"+strings.Join(names, ","),
+	err := p.run(ctx, "read key", "keys:"+joinKeys(active),
 		func(k pinpad.Key) bool { return slices.Contains(active, k) },
 		func(k pinpad.Key) (bool, error) {
 			got = k
@@ -353,8 +365,8 @@ func (p *PinPad) Halt(ctx context.Context) error {
 
 // Press presses keys in order, as the customer would. Each key waits
 // until an entry is active and would take it (ReadKey only its active
-// keys; GetPIN digits, ENTER, CANCEL, CLEAR and BACKSPACE; GetData those
-// and its terminators), is handed over, and Press returns once the entry
+// keys; GetPIN and GetData digits, ENTER, CANCEL, CLEAR, BACKSPACE and
+// their terminators), is handed over, and Press returns once the entry
 // has dealt with the last key. Errors never name the key.
 func (p *PinPad) Press(ctx context.Context, keys ...pinpad.Key) error {
 	for _, k := range keys {
@@ -389,8 +401,10 @@ func (p *PinPad) press(ctx context.Context, k pinpad.Key) error {
 	}
 }
 
-// Active describes the running entry: "" (none), "pin", "data", or
-// "keys:" and the active keys, e.g. "keys:F1,F2".
+// Active describes the running entry: "" (none), "pin" (PIN entry
+// without terminators), "pin:" and the terminators, e.g. "pin:F4,F5"
+// (those function keys end it too), "data", or "keys:" and the active
+// keys, e.g. "keys:F1,F2".
 func (p *PinPad) Active() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -529,6 +543,15 @@ func entryCancelled(k pinpad.Key) error {
 		return fmt.Errorf("devsim: pinpad entry: cancelled: %w", hal.ErrCancelled)
 	}
 	return nil
+}
+
+// joinKeys lists keys separated by commas: "F1,F2".
+func joinKeys(keys []pinpad.Key) string {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ",")
 }
 
 func echoOrNop(echo func(pinpad.Key)) func(pinpad.Key) {

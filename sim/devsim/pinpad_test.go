@@ -86,6 +86,14 @@ func TestPinPadActive(t *testing.T) {
 			end   pinpad.Key
 		}{
 			{"pin", func() error { _, err := p.GetPIN(ctx, pinReq("tpk", pinpad.ISO0), nil); return err }, pinpad.KeyCancel},
+			// The terminators are keys the entry takes: a scenario's
+			// "press F4" and the front panel's key lights see them.
+			{"pin:F4,F5", func() error {
+				req := pinReq("tpk", pinpad.ISO0)
+				req.Terminators = []pinpad.Key{pinpad.F4, pinpad.F5}
+				_, err := p.GetPIN(ctx, req, nil)
+				return err
+			}, pinpad.F5},
 			{"data", func() error { _, err := p.GetData(ctx, pinpad.DataRequest{MaxLen: 4}, nil); return err }, pinpad.KeyEnter},
 			{"keys:F1,F2,0", func() error { _, err := p.ReadKey(ctx, []pinpad.Key{pinpad.F1, pinpad.F2, "0"}); return err }, "0"},
 		}

@@ -7,8 +7,8 @@
 // GetData or ReadKey) is active and would take that key, is handed over,
 // and Press returns once the entry has dealt with it. So a test presses
 // keys in order without sleeping, and a key that no entry takes (a
-// function key during PIN entry, an inactive key during ReadKey) blocks
-// until the test's context ends.
+// function key during PIN entry that is not one of its terminators, an
+// inactive key during ReadKey) blocks until the test's context ends.
 //
 // The suite pins down what the contract's doc comments leave open:
 //
@@ -18,6 +18,12 @@
 //     digits, CLEAR and BACKSPACE during GetData.
 //   - CANCEL ends GetPIN and GetData with hal.ErrCancelled; during
 //     ReadKey it is a key like any other, returned when active.
+//   - A PINRequest.Terminators key ends GetPIN at any point, digits keyed
+//     or not, with no block and a *pinpad.TerminatedError naming it
+//     (pinpad.ErrTerminated, not hal.ErrCancelled); the echo shows no
+//     function key, and the next entry starts empty. Other function keys
+//     are ignored and the PIN still completes. These tests need at least
+//     four FDKs in Capabilities and are skipped otherwise.
 //   - One entry at a time: a second entry while one is active is
 //     hal.ErrBusy.
 //   - Requests that fail PINRequest.Validate, DataRequest.Validate or

@@ -143,7 +143,8 @@ func (f *Fake) press(ctx context.Context, k pinpad.Key) error {
 	}
 }
 
-// GetPIN collects digits and returns a PIN block under the named key.
+// GetPIN collects digits and returns a PIN block under the named key,
+// or a *pinpad.TerminatedError when one of req.Terminators is pressed.
 func (f *Fake) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pinpad.Key)) (pinpad.PINBlock, error) {
 	if err := req.Validate(); err != nil {
 		return pinpad.PINBlock{}, err
@@ -159,13 +160,17 @@ func (f *Fake) GetPIN(ctx context.Context, req pinpad.PINRequest, echo func(pinp
 	digits := make([]byte, 0, 12)
 	defer func() { pinblock.Wipe(digits[:cap(digits)]) }()
 	var block []byte
-	err := f.run(ctx, "GetPIN", pinpad.EntryKey, func(k pinpad.Key) (bool, error) {
+	err := f.run(ctx, "GetPIN", req.Takes, func(k pinpad.Key) (bool, error) {
 		switch {
 		case k.IsDigit():
 			if len(digits) < req.MaxLen {
 				digits = append(digits, k[0])
 				echo(pinpad.KeyMasked)
 			}
+		case req.Terminates(k):
+			pinblock.Wipe(digits)
+			digits = digits[:0]
+			return true, &pinpad.TerminatedError{Key: k}
 		case k == pinpad.KeyEnter && len(digits) >= req.MinLen:
 			var err error
 			if req.Format == pinpad.ISO0 {

@@ -3,6 +3,7 @@ package pinpadtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -52,6 +53,8 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 		{"PINEditing", testPINEditing},
 		{"PINLengthLimits", testPINLimits},
 		{"PINCancel", testPINCancel},
+		{"PINTerminators", testPINTerminators},
+		{"PINIgnoresOtherFDKs", testPINIgnoresFDKs},
 		{"InvalidRequests", testInvalid},
 		{"GetData", testGetData},
 		{"ReadKey", testReadKey},
@@ -139,6 +142,95 @@ func testPINCancel(t *testing.T, h Harness) {
 	}
 }
 
+// terminatorCaps skips a terminator test on a PIN pad with fewer than
+// four function keys: the tests use F1..F4.
+func terminatorCaps(t *testing.T, h Harness) {
+	t.Helper()
+	if n := h.Dev.Capabilities().FDKs; n < 4 {
+		t.Skipf("the PIN pad declares %d function keys; the terminator tests use F1..F4", n)
+	}
+}
+
+func testPINTerminators(t *testing.T, h Harness) {
+	terminatorCaps(t, h)
+	tests := []struct {
+		name  string
+		press []pinpad.Key
+		want  pinpad.Key
+		masks int
+	}{
+		{"after-digits", []pinpad.Key{"1", "2", "3", pinpad.F4}, pinpad.F4, 3},
+		{"first-key", []pinpad.Key{pinpad.F1}, pinpad.F1, 0},
+		{"after-clear", []pinpad.Key{"9", pinpad.KeyClear, "8", pinpad.F1}, pinpad.F1, 2},
+	}
+	for _, tc := range tests {
+		ctx := timeout(t, wait)
+		req := pinReq(h.Keys[0])
+		req.Terminators = []pinpad.Key{pinpad.F4, pinpad.F1}
+		var echo echoLog
+		res := async(func() (pinpad.PINBlock, error) { return h.Dev.GetPIN(ctx, req, echo.add) })
+		if err := h.Press(ctx, tc.press...); err != nil {
+			t.Fatalf("%s: Press: %v", tc.name, err)
+		}
+		b, err := await(t, res)
+		var te *pinpad.TerminatedError
+		if !errors.As(err, &te) || te.Key != tc.want || !errors.Is(err, pinpad.ErrTerminated) || b.Block != nil {
+			t.Fatalf("%s: GetPIN = %x, %v; want no block and a *pinpad.TerminatedError naming %s", tc.name, b.Block, err, tc.want)
+		}
+		if errors.Is(err, hal.ErrCancelled) {
+			t.Errorf("%s: a terminator is not a cancel: %v", tc.name, err)
+		}
+		e := echo.keys()
+		if slices.ContainsFunc(e, pinpad.Key.IsDigit) || slices.ContainsFunc(e, pinpad.Key.IsFDK) || count(e, pinpad.KeyMasked) != tc.masks {
+			t.Errorf("%s: echo = %q, want %d masks, no digit and no function key", tc.name, e, tc.masks)
+		}
+		// The digits keyed before the terminator are gone: a new entry
+		// starts empty.
+		if got := enterPIN(t, h, pinReq(h.Keys[0]), nil, "5", "6", "7", "8", pinpad.KeyEnter); got != "5678" {
+			t.Fatalf("%s: PIN after a terminated entry opens to %q, want 5678", tc.name, got)
+		}
+	}
+}
+
+func testPINIgnoresFDKs(t *testing.T, h Harness) {
+	terminatorCaps(t, h)
+	tests := []struct {
+		name    string
+		terms   []pinpad.Key
+		ignored []pinpad.Key
+	}{
+		{"other-than-terminators", []pinpad.Key{pinpad.F4}, []pinpad.Key{pinpad.F2, pinpad.F3}},
+		{"no-terminators", nil, []pinpad.Key{pinpad.F4, pinpad.F1}},
+	}
+	for _, tc := range tests {
+		ctx := timeout(t, wait)
+		req := pinReq(h.Keys[0])
+		req.Terminators = tc.terms
+		res := async(func() (pinpad.PINBlock, error) { return h.Dev.GetPIN(ctx, req, nil) })
+		if err := h.Press(ctx, "1", "2"); err != nil {
+			t.Fatalf("%s: Press: %v", tc.name, err)
+		}
+		// Keys the entry does not take: a harness may block on them or
+		// drop them.
+		for _, k := range tc.ignored {
+			if err := h.Press(timeout(t, short), k); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("%s: Press of %s: %v", tc.name, k, err)
+			}
+		}
+		if err := h.Press(ctx, "3", "4", pinpad.KeyEnter); err != nil {
+			_, gerr := await(t, res)
+			t.Fatalf("%s: Press after ignored function keys: %v (GetPIN = %v)", tc.name, err, gerr)
+		}
+		b, err := await(t, res)
+		if err != nil {
+			t.Fatalf("%s: GetPIN = %v, want a block: %v are not terminators", tc.name, err, tc.ignored)
+		}
+		if got, err := openBlock(h, req, b); err != nil || got != "1234" {
+			t.Errorf("%s: block opens to %q, %v; want 1234", tc.name, got, err)
+		}
+	}
+}
+
 func testInvalid(t *testing.T, h Harness) {
 	k := h.Keys[0]
 	bad := func(mod func(*pinpad.PINRequest)) pinpad.PINRequest {
@@ -157,6 +249,10 @@ func testInvalid(t *testing.T, h Harness) {
 		{"pin-format-2", pin(ctx, h, bad(func(r *pinpad.PINRequest) { r.Format = 2 })), hal.ErrInvalid},
 		{"pin-short-pan", pin(ctx, h, bad(func(r *pinpad.PINRequest) { r.PAN = "47617390" })), hal.ErrInvalid},
 		{"pin-unknown-key", pin(ctx, h, bad(func(r *pinpad.PINRequest) { r.Key = "no-such-key" })), pinpad.ErrNoKey},
+		{"pin-digit-terminator", pin(ctx, h, bad(func(r *pinpad.PINRequest) { r.Terminators = []pinpad.Key{pinpad.F4, "5"} })), hal.ErrInvalid},
+		{"pin-enter-terminator", pin(ctx, h, bad(func(r *pinpad.PINRequest) { r.Terminators = []pinpad.Key{pinpad.KeyEnter} })), hal.ErrInvalid},
+		{"pin-f9-terminator", pin(ctx, h, bad(func(r *pinpad.PINRequest) { r.Terminators = []pinpad.Key{"F9"} })), hal.ErrInvalid},
+		{"pin-duplicate-terminators", pin(ctx, h, bad(func(r *pinpad.PINRequest) { r.Terminators = []pinpad.Key{pinpad.F4, pinpad.F4} })), hal.ErrInvalid},
 		{"data-maxlen-0", data(ctx, h, pinpad.DataRequest{}), hal.ErrInvalid},
 		{"data-digit-terminator", data(ctx, h, pinpad.DataRequest{MaxLen: 4, Terminators: []pinpad.Key{"5"}}), hal.ErrInvalid},
 		{"readkey-none", readKey(ctx, h, nil), hal.ErrInvalid},
@@ -352,11 +448,22 @@ func enterPIN(t *testing.T, h Harness, req pinpad.PINRequest, echo func(pinpad.K
 	if err != nil {
 		t.Fatalf("GetPIN: %v", err)
 	}
-	k, _ := keyFor(h, req.Format)
-	if b.Format != req.Format || b.Key != req.Key {
-		t.Errorf("PIN block is format %d under %q, want %d under %q", b.Format, b.Key, req.Format, req.Key)
+	got, err := openBlock(h, req, b)
+	if err != nil {
+		t.Fatalf("PIN block %x does not open: %v", b.Block, err)
 	}
+	return got
+}
+
+// openBlock checks a PIN block's format and key name and returns the
+// clear PIN it opens to.
+func openBlock(h Harness, req pinpad.PINRequest, b pinpad.PINBlock) (string, error) {
+	if b.Format != req.Format || b.Key != req.Key {
+		return "", fmt.Errorf("PIN block is format %d under %q, want %d under %q", b.Format, b.Key, req.Format, req.Key)
+	}
+	k, _ := keyFor(h, req.Format)
 	var clear []byte
+	var err error
 	switch req.Format {
 	case pinpad.ISO0:
 		clear, err = pinblock.DecryptFormat0(k.Value, b.Block, []byte(req.PAN))
@@ -364,10 +471,10 @@ func enterPIN(t *testing.T, h Harness, req pinpad.PINRequest, echo func(pinpad.K
 		clear, err = pinblock.DecryptFormat4(k.Value, b.Block, []byte(req.PAN))
 	}
 	if err != nil {
-		t.Fatalf("PIN block %x does not open: %v", b.Block, err)
+		return "", err
 	}
 	defer pinblock.Wipe(clear)
-	return string(clear)
+	return string(clear), nil
 }
 
 func pin(ctx context.Context, h Harness, req pinpad.PINRequest) func() error {

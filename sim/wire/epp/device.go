@@ -64,10 +64,12 @@ const (
 	macDataMax = 8192 // bytes of one MAC, all parts together
 )
 
-// PIN block format codes.
+// PIN block format codes, and the FM byte of a PIN-ENTRY response that
+// carries a terminator instead of a block.
 const (
-	fmtISO0 = 0x00
-	fmtISO4 = 0x04
+	fmtISO0       = 0x00
+	fmtISO4       = 0x04
+	fmtTerminated = 0xFF
 )
 
 // keyCode maps a contract key to its code.
@@ -96,7 +98,7 @@ func keyName(c byte) string {
 	switch {
 	case isDigit(c):
 		return string(rune(c))
-	case c >= 0xF1 && c <= 0xF8:
+	case isFDK(c):
 		return "F" + string(rune('0'+c-0xF0))
 	}
 	switch c {
@@ -114,6 +116,8 @@ func keyName(c byte) string {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
+func isFDK(c byte) bool { return c >= 0xF1 && c <= 0xF8 }
+
 // entry is a running PIN-ENTRY, DATA-ENTRY or KEY-ENTRY.
 type entry struct {
 	cmd    byte // which of the three
@@ -122,8 +126,8 @@ type entry struct {
 	min    int
 	max    int
 	pan    []byte
-	key    Key // a copy, wiped when the entry ends
-	terms  []byte
+	key    Key    // a copy, wiped when the entry ends
+	terms  []byte // DATA-ENTRY's and PIN-ENTRY's terminators
 	active []byte
 	digits []byte // PIN digits live here only, wiped when the entry ends
 }
@@ -132,7 +136,7 @@ func (e *entry) accepts(c byte) bool {
 	switch e.cmd {
 	case cmdKeyEntry:
 		return slices.Contains(e.active, c)
-	case cmdDataEntry:
+	case cmdDataEntry, cmdPINEntry:
 		if slices.Contains(e.terms, c) {
 			return true
 		}
@@ -140,18 +144,28 @@ func (e *entry) accepts(c byte) bool {
 	return isDigit(c) || c == kEnter || c == kCancel || c == kClear || c == kBackspace
 }
 
+// describe is what Active reports: "pin" or "pin:F4,F5" (with
+// terminators), "data", or "keys:" and the active keys.
 func (e *entry) describe() string {
 	switch e.cmd {
 	case cmdPINEntry:
+		if len(e.terms) > 0 {
+			return "pin:" + keyNames(e.terms)
+		}
 		return "pin"
 	case cmdDataEntry:
 		return "data"
 	}
-	names := make([]string, len(e.active))
-	for i, c := range e.active {
+	return "keys:" + keyNames(e.active)
+}
+
+// keyNames lists the keys of codes separated by commas: "F1,CANCEL".
+func keyNames(codes []byte) string {
+	names := make([]string, len(codes))
+	for i, c := range codes {
 		names[i] = keyName(c)
 	}
-	return "keys:" + strings.Join(names, ",")
+	return strings.Join(names, ",")
 }
 
 // commandLocked executes a well-formed frame from the host and queues
@@ -479,8 +493,12 @@ func (s *Sim) startEntryLocked(f frame) ([]byte, bool) {
 		e.min, e.max = int(p.byte()), int(p.byte())
 		e.pan = slices.Clone(p.take(int(p.byte())))
 		name := p.name(1)
+		if len(p.b) > 0 { // the optional terminators: NT, then NT codes
+			e.terms = slices.Clone(p.take(int(p.byte())))
+		}
 		if !p.done() || !s.declares(e.format) || e.min < 4 || e.min > e.max || e.max > 12 ||
-			len(e.pan) < 12 || len(e.pan) > 19 || strings.IndexFunc(string(e.pan), func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+			len(e.pan) < 12 || len(e.pan) > 19 || strings.IndexFunc(string(e.pan), func(r rune) bool { return r < '0' || r > '9' }) >= 0 ||
+			!pinTerminators(e.terms) {
 			return []byte{stBadParam}, false
 		}
 		k, ok := s.keys[name]
@@ -492,7 +510,8 @@ func (s *Sim) startEntryLocked(f frame) ([]byte, bool) {
 		}
 		e.key = Key{Alg: k.Alg, Value: slices.Clone(k.Value)}
 		e.digits = make([]byte, 0, 12)
-		s.log.Info().Str("key", name).Uint8("format", e.format).Str("pan", mask.PAN(string(e.pan))).Msg("PIN entry started")
+		s.log.Info().Str("key", name).Uint8("format", e.format).Str("pan", mask.PAN(string(e.pan))).
+			Str("terminators", keyNames(e.terms)).Msg("PIN entry started")
 	case cmdDataEntry:
 		e.max = int(p.byte())
 		e.terms = slices.Clone(p.take(int(p.byte())))
@@ -520,6 +539,20 @@ func (s *Sim) startEntryLocked(f frame) ([]byte, bool) {
 	s.entry = e
 	s.broadcastLocked()
 	return nil, true
+}
+
+// pinTerminators reports whether codes are valid PIN-ENTRY terminators:
+// at most eight, each F1..F8, none twice.
+func pinTerminators(codes []byte) bool {
+	if len(codes) > 8 {
+		return false
+	}
+	for i, c := range codes {
+		if !isFDK(c) || slices.Contains(codes[:i], c) {
+			return false
+		}
+	}
+	return true
 }
 
 // declares reports whether the EPP makes PIN blocks of format code fm.
@@ -571,6 +604,11 @@ func (s *Sim) keyLocked(c byte) chan struct{} {
 		end([]byte{stCancelled})
 	case e.cmd == cmdDataEntry:
 		end(append([]byte{stOK, c, byte(len(e.digits))}, e.digits...))
+	case slices.Contains(e.terms, c): // a PIN-ENTRY terminator: no block, the digits wiped
+		s.log.Info().Str("terminator", keyName(c)).Msg("PIN entry ended by a function key")
+		pinblock.Wipe(e.digits)
+		e.digits = e.digits[:0]
+		end([]byte{stOK, fmtTerminated, c})
 	case len(e.digits) >= e.min: // ENTER in PIN entry
 		var block []byte
 		var err error

@@ -12,7 +12,8 @@
 // with masked KEY events and returns only the encrypted ISO 9564 block
 // (format 0 under TDES, format 4 under AES, built with internal/pinblock;
 // the digits exist only inside the simulator and are wiped when the entry
-// ends), data entry with clear KEY events, and key entry. It computes
+// ends) or, when one of the entry's terminator FDKs is pressed, no block
+// but that key's code, data entry with clear KEY events, and key entry. It computes
 // MACs (ISO 9797-1 algorithm 3, internal/mac.RetailMAC) under a named
 // key, whole or sent in parts, and reports a key's check value
 // (KEY-CHECK), so the MAC key never leaves it.

@@ -40,6 +40,10 @@ func FuzzScan(f *testing.F) {
 // response.
 func FuzzCommand(f *testing.F) {
 	f.Add(byte(cmdPINEntry), pinEntryData(fmtISO0, 4, 12, "4761739001010119", "pin"))
+	f.Add(byte(cmdPINEntry), append(pinEntryData(fmtISO0, 4, 12, "4761739001010119", "pin"), 2, 0xF4, 0xF5))
+	f.Add(byte(cmdPINEntry), append(pinEntryData(fmtISO4, 4, 6, "4761739001010119", "aes"), 0))
+	f.Add(byte(cmdPINEntry), append(pinEntryData(fmtISO0, 4, 12, "4761739001010119", "pin"), 2, 0xF4, 0xF4))
+	f.Add(byte(cmdPINEntry), append(pinEntryData(fmtISO0, 4, 12, "4761739001010119", "pin"), 3, 0xF4))
 	f.Add(byte(cmdLoadKey), append([]byte{byte(TDES), 3, 'n', 'e', 'w', 3, 'k', 'e', 'k', 16}, kekKey...))
 	f.Add(byte(cmdDataEntry), []byte{6, 1, 0xF1})
 	f.Add(byte(cmdKeyEntry), []byte{2, 0xF1, kCancel})
@@ -63,6 +67,15 @@ func FuzzCommand(f *testing.F) {
 		if s.entry != nil {
 			if len(s.outbox) != 0 {
 				t.Fatalf("entry started and answered at once")
+			}
+			if s.entry.cmd == cmdPINEntry {
+				seen := map[byte]bool{}
+				for _, c := range s.entry.terms {
+					if c < 0xF1 || c > 0xF8 || seen[c] {
+						t.Fatalf("PIN entry started with terminators % X", s.entry.terms)
+					}
+					seen[c] = true
+				}
 			}
 			return
 		}

@@ -132,8 +132,8 @@ func New(opts Options) *Sim {
 
 // Press presses keys in order, as the customer would. Each key waits
 // until an entry runs that takes it (KEY-ENTRY only its active keys; PIN
-// entry digits, ENTER, CANCEL, CLEAR and BACKSPACE; data entry those and
-// its terminators), the EPP deals with it, and Press returns once the
+// and data entry digits, ENTER, CANCEL, CLEAR, BACKSPACE and their
+// terminators), the EPP deals with it, and Press returns once the
 // frames the key caused (its KEY event, the entry's response) have been
 // ACKed by the host or given up. A key no entry takes blocks until ctx
 // ends. Errors never name the key.
@@ -173,8 +173,9 @@ func (s *Sim) press(ctx context.Context, code byte) error {
 	}
 }
 
-// Active describes the running entry: "" (none), "pin", "data", or
-// "keys:" and the active keys, e.g. "keys:F1,F2".
+// Active describes the running entry: "" (none), "pin" (PIN entry
+// without terminators), "pin:" and the terminators, e.g. "pin:F4,F5",
+// "data", or "keys:" and the active keys, e.g. "keys:F1,F2".
 func (s *Sim) Active() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

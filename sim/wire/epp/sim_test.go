@@ -6,6 +6,7 @@ import (
 	"crypto/aes"
 	"errors"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,8 +27,18 @@ func exampleSim() *Sim {
 // The example exchange of docs/devices/epp.md, byte for byte, with the
 // simulator as the EPP.
 func TestDocExample(t *testing.T) {
-	steps := readExample(t)
-	sim := exampleSim()
+	playExample(t, exampleSim(), readExample(t, exampleExchange))
+}
+
+// The example of a PIN entry ended by a function key, byte for byte.
+func TestDocExampleTerminated(t *testing.T) {
+	playExample(t, exampleSim(), readExample(t, exampleTerminated))
+}
+
+// playExample plays the host and the customer of an example exchange
+// and checks every byte the simulator sends.
+func playExample(t *testing.T, sim *Sim, steps []exampleStep) {
+	t.Helper()
 	h := start(t, sim)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -347,6 +358,116 @@ func TestEntries(t *testing.T) {
 	}
 	if clear, err := pinblock.DecryptFormat4(aesKey, d[3:], []byte(pan)); err != nil || string(clear) != "123456" {
 		t.Fatalf("block opens to %q, %v", clear, err)
+	}
+}
+
+func TestPINTerminators(t *testing.T) {
+	sim := New(Options{Keys: map[string]Key{"pin": {TDES, pinKey}}})
+	h := start(t, sim)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	pin := pinEntryData(fmtISO0, 4, 12, pinpadtest.TestPAN, "pin")
+	with := func(tail ...byte) []byte { return append(slices.Clone(pin), tail...) }
+
+	refused := []struct {
+		name string
+		data []byte
+	}{
+		{"digit", with(1, '5')},
+		{"enter", with(1, kEnter)},
+		{"cancel", with(1, kCancel)},
+		{"f9", with(1, 0xF9)},
+		{"f0", with(1, 0xF0)},
+		{"twice", with(3, 0xF4, 0xF5, 0xF4)},
+		{"nine", with(9, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF1)},
+		{"nt-too-big", with(2, 0xF4)},
+		{"nt-too-small", with(1, 0xF4, 0xF5)},
+	}
+	for _, tc := range refused {
+		if d := h.command(cmdPINEntry, tc.data); !bytes.Equal(d, []byte{stBadParam}) {
+			t.Errorf("%s: % X, want 02", tc.name, d)
+		}
+	}
+	if a := sim.Active(); a != "" {
+		t.Fatalf("Active after refused entries = %q", a)
+	}
+
+	// NT 0 is no terminators: a function key is not taken.
+	h.seq++
+	h.send(frame{seq: h.seq, cmd: cmdPINEntry, data: with(0)}.encode())
+	h.expect([]byte{ack})
+	waitActive(t, sim, "pin")
+	short, stop := context.WithTimeout(ctx, 50*time.Millisecond)
+	if err := sim.Press(short, pinpad.F4); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Press F4 with NT 0 = %v, want deadline exceeded", err)
+	}
+	stop()
+	pinSeq := h.seq
+	h.seq++
+	h.send(frame{seq: h.seq, cmd: cmdCancelEntry}.encode())
+	h.expect([]byte{ack})
+	if f := h.frame(); f.seq != pinSeq || !bytes.Equal(f.data, []byte{stCancelled}) {
+		t.Fatalf("cancelled PIN-ENTRY: SEQ %02X % X", f.seq, f.data)
+	}
+	h.send([]byte{ack})
+	if d := h.response(cmdCancelEntry); !bytes.Equal(d, []byte{stOK}) {
+		t.Fatalf("CANCEL-ENTRY = % X", d)
+	}
+
+	// F4 and F5 end the entry; F2 is ignored; the digits are wiped.
+	h.seq++
+	h.send(frame{seq: h.seq, cmd: cmdPINEntry, data: with(2, 0xF4, 0xF5)}.encode())
+	h.expect([]byte{ack})
+	waitActive(t, sim, "pin:F4,F5")
+	p := make(chan error, 1)
+	go func() { p <- sim.Press(ctx, "1", "2", "3") }()
+	for range 3 {
+		if ev := h.event(); !bytes.Equal(ev.data, []byte{kMasked}) {
+			t.Fatalf("KEY event % X, want 2A", ev.data)
+		}
+	}
+	if err := <-p; err != nil {
+		t.Fatal(err)
+	}
+	sim.mu.Lock()
+	buf := sim.entry.digits[:cap(sim.entry.digits)]
+	taken := string(sim.entry.digits)
+	sim.mu.Unlock()
+	if taken != "123" {
+		t.Fatalf("digits taken %q, want 123", taken)
+	}
+	short, stop = context.WithTimeout(ctx, 50*time.Millisecond)
+	if err := sim.Press(short, pinpad.F2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Press F2 (not a terminator) = %v, want deadline exceeded", err)
+	}
+	stop()
+	go func() { p <- sim.Press(ctx, pinpad.F5) }()
+	if d := h.response(cmdPINEntry); !bytes.Equal(d, []byte{stOK, fmtTerminated, 0xF5}) {
+		t.Fatalf("PIN-ENTRY ended by F5 = % X, want 00 FF F5", d)
+	}
+	if err := <-p; err != nil {
+		t.Fatal(err)
+	}
+	sim.mu.Lock()
+	wiped := !slices.ContainsFunc(buf, func(b byte) bool { return b != 0 })
+	sim.mu.Unlock()
+	if !wiped {
+		t.Errorf("digits after a terminator: % X, want them wiped", buf)
+	}
+	if a := sim.Active(); a != "" {
+		t.Errorf("Active after a terminator = %q, want none", a)
+	}
+
+	// A terminator before any digit.
+	h.seq++
+	h.send(frame{seq: h.seq, cmd: cmdPINEntry, data: with(1, 0xF1)}.encode())
+	h.expect([]byte{ack})
+	go func() { p <- sim.Press(ctx, pinpad.F1) }()
+	if d := h.response(cmdPINEntry); !bytes.Equal(d, []byte{stOK, fmtTerminated, 0xF1}) {
+		t.Fatalf("PIN-ENTRY ended by F1 = % X, want 00 FF F1", d)
+	}
+	if err := <-p; err != nil {
+		t.Fatal(err)
 	}
 }
 
