@@ -727,7 +727,7 @@ func TestNoSecretsAtRest(t *testing.T) {
 	}
 	f.send(f.withdrawal(unknownPAN, "7968", 100_000))
 
-	files := map[string][]byte{"log": f.logs.Bytes()}
+	files := map[string][]byte{"log": scannableLog(f.logs.Bytes())}
 	for _, suffix := range []string{"", "-wal"} {
 		b, err := os.ReadFile(f.cfg.DB + suffix)
 		if err != nil {
