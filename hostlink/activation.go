@@ -4,8 +4,9 @@ package hostlink
 // 0100/0110 messages with processing code ProcActivation. Each request
 // names its step under TagActStep; the host answers every step with the
 // usual response code and, in field 48, what the ATM needs next. The
-// dialogue, with an example of every step, is in docs/hostlink.md
-// ("Card activation") and the journey in docs/flows/activation.md.
+// dialogue, step by step with its replies, reasons and rules and a
+// byte-level example of the start step, is in docs/hostlink.md (section
+// 6c, "Card activation") and the journey in docs/flows/activation.md.
 const ProcActivation = "930000"
 
 // Field 48 tags of the activation dialogue.

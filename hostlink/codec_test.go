@@ -33,6 +33,8 @@ const (
 	demoAccID  = "ATMD-BANK-0001"
 	demoNonce  = "9F3B61C0D2E4F5A6B7C8D9E0F1A2B3C4"
 	demoToken  = "5D1E0A7C3B9F2E8D4C6A1B0F9E8D7C6B5A4F3E2D1C0B9A8F7E6D5C4B3A2F1E0D"
+	demoActID  = "5f0c2a9e1b7d3c44"                                              // activation id
+	demoQR     = "atmd://activate?c=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8" // QR payload: 32 demo bytes
 )
 
 var (
@@ -113,6 +115,17 @@ func golden() []struct {
 			Original: reversal.Original,
 		}
 	}
+	// Card activation, start step: the ATM asks; the host answers with
+	// the activation id, the app state (ready) and the QR payload.
+	activationStart := &Message{
+		MTI: MTIAuthRequest, PAN: demoPAN, ProcCode: ProcActivation,
+		TransmitTime: "0315013010", STAN: "000007", LocalTime: "093010", LocalDate: "0315",
+		TerminalID: demoTID, AcceptorID: demoAccID,
+		Private: tlv(TLV{{TagActStep, StepStart}}),
+	}
+	activationStartResp := *activationStart
+	activationStartResp.MTI, activationStartResp.RespCode = MTIAuthResponse, RCApproved
+	activationStartResp.Private = tlv(TLV{{TagActID, demoActID}, {TagActMode, ModeReady}, {TagActQR, demoQR}})
 	macWithdrawal, macReversal := *withdrawal, *reversal
 	signer := demoMACer()
 	return []struct {
@@ -142,6 +155,8 @@ func golden() []struct {
 		{"0420_reversal", reversal, nil},
 		{"0421_reversal", &repeat, nil},
 		{"0430_reversal", reversalResp(), nil},
+		{"0100_activation_start", activationStart, nil},
+		{"0110_activation_start", &activationStartResp, nil},
 		// The same financial and reversal messages with MACs on.
 		{"0200_withdrawal_mac", &macWithdrawal, signer},
 		{"0210_withdrawal_mac", withdrawalResp(), signer},

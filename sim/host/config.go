@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/atmd/atmd/hostlink/keyexchange"
 	"github.com/atmd/atmd/internal/keymat"
@@ -15,15 +16,16 @@ import (
 
 // Defaults for the zero fields of Config.
 const (
-	DefaultListen      = "127.0.0.1:5800"
-	DefaultMaxPINTries = 3
+	DefaultListen        = "127.0.0.1:5800"
+	DefaultMaxPINTries   = 3
+	DefaultActivationTTL = 10 * time.Minute
 )
 
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("host: bad config")
 
-// Config configures the reference host. Zero Listen and MaxPINTries take
-// the defaults above.
+// Config configures the reference host. Zero Listen, MaxPINTries and
+// ActivationTTL take the defaults above.
 type Config struct {
 	Listen      string     `yaml:"listen"`        // host:port of the ISO 8583 server
 	DB          string     `yaml:"db"`            // path of the SQLite database
@@ -34,6 +36,9 @@ type Config struct {
 	MaxPINTries int        `yaml:"max_pin_tries"` // wrong PINs in a row that block a card
 	Institution string     `yaml:"institution"`   // acquirer institution id this host plays (up to 11 digits); tags its log
 	TLS         *TLS       `yaml:"tls"`           // mutual TLS; plain TCP when absent
+	// ActivationTTL is how long a card activation dialogue (0100,
+	// processing code 930000) may last from its start step: 1m–1h.
+	ActivationTTL time.Duration `yaml:"activation_ttl"`
 	// Mobile configures the mobile-banking service (sim/host/mobile);
 	// absent means its defaults, with the HTTP API not served by
 	// atmd host (ServeMobile can still serve it).
@@ -76,16 +81,19 @@ func ParseConfig(data []byte) (Config, error) {
 	return c, nil
 }
 
-// Validate fills in the defaults for a zero Listen and MaxPINTries, then
-// checks c and reports every problem, each wrapping ErrConfig. Seed may
-// be empty unless the database is to be reset. Errors name keys and
-// terminals, never key material.
+// Validate fills in the defaults for a zero Listen, MaxPINTries and
+// ActivationTTL, then checks c and reports every problem, each wrapping
+// ErrConfig. Seed may be empty unless the database is to be reset.
+// Errors name keys and terminals, never key material.
 func (c *Config) Validate() error {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
 	if c.MaxPINTries == 0 {
 		c.MaxPINTries = DefaultMaxPINTries
+	}
+	if c.ActivationTTL == 0 {
+		c.ActivationTTL = DefaultActivationTTL
 	}
 	var errs []error
 	bad := func(format string, args ...any) {
@@ -121,6 +129,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPINTries < 1 || c.MaxPINTries > 9 {
 		bad("max_pin_tries %d is out of range 1–9", c.MaxPINTries)
+	}
+	if c.ActivationTTL < time.Minute || c.ActivationTTL > time.Hour {
+		bad("activation_ttl %v is out of range 1m–1h", c.ActivationTTL)
 	}
 	if len(c.Institution) > 11 || !isDigits(c.Institution) {
 		bad("institution %q must be up to 11 digits", c.Institution)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 const configYAML = `
@@ -23,6 +24,7 @@ terminals:
 max_pin_tries: 4
 institution: "00000012345"
 tls: {ca: ca.pem, cert: host.pem, key: host-key.pem}
+activation_ttl: 5m
 `
 
 func TestParseConfig(t *testing.T) {
@@ -32,7 +34,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	if c.Listen != "127.0.0.1:5801" || c.DB != "/tmp/host.db" || c.Seed != "configs/seed.yaml" ||
 		c.MaxPINTries != 4 || c.Institution != "00000012345" || len(c.Terminals) != 2 ||
-		c.Terminals[0].ID != terminal || c.Terminals[1].ID != terminal2 {
+		c.Terminals[0].ID != terminal || c.Terminals[1].ID != terminal2 || c.ActivationTTL != 5*time.Minute {
 		t.Errorf("config = %+v", c)
 	}
 	if c.TLS == nil || *c.TLS != (TLS{CA: "ca.pem", Cert: "host.pem", Key: "host-key.pem"}) {
@@ -49,7 +51,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != DefaultListen || c.MaxPINTries != DefaultMaxPINTries || c.TLS != nil {
+	if c.Listen != DefaultListen || c.MaxPINTries != DefaultMaxPINTries || c.TLS != nil || c.ActivationTTL != DefaultActivationTTL {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }
@@ -81,6 +83,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad listen", "listen: 127.0.0.1:5801", "listen: localhost", `listen "localhost" is not host:port`},
 		{"tries", "max_pin_tries: 4", "max_pin_tries: 10", "max_pin_tries 10 is out of range"},
 		{"institution", `institution: "00000012345"`, `institution: "ACQ"`, `institution "ACQ" must be up to 11 digits`},
+		{"activation ttl too long", "activation_ttl: 5m", "activation_ttl: 2h", "activation_ttl 2h0m0s is out of range 1m–1h"},
+		{"activation ttl too short", "activation_ttl: 5m", "activation_ttl: 30s", "activation_ttl 30s is out of range 1m–1h"},
 		{"institution too long", `institution: "00000012345"`, `institution: "000000123456"`, "must be up to 11 digits"},
 	}
 	for _, tt := range tests {

@@ -60,15 +60,18 @@
 // # MACs
 //
 // Serve turns on hostlink's MAC checks with MAC as the key source: every
-// 0200, 0420 and 0421 must carry in field 128 the retail MAC (ISO 9797-1
-// algorithm 3, internal/mac) under its terminal's current TAK of the
-// packed message before field 128. A missing or bad MAC is answered 63 by
-// the server, logged, and never reaches Handle, so nothing is posted.
-// Every 0210 and 0430 is signed with the same TAK. 0800/0810 carry no MAC.
+// 0100, 0200, 0420 and 0421 must carry in field 128 the retail MAC
+// (ISO 9797-1 algorithm 3, internal/mac) under its terminal's current TAK
+// of the packed message before field 128. A missing or bad MAC is
+// answered 63 by the server, logged, and never reaches Handle, so nothing
+// is posted or changed. Every 0110, 0210 and 0430 is signed with the same
+// TAK. 0800/0810 carry no MAC.
 // Handle itself does not check MACs: in-process callers are trusted.
 //
 // # Messages
 //
+//   - 0100 → 0110, processing code 930000: card activation (below);
+//     another code gets 12.
 //   - 0800 → 0810: 001 sign-on and 002 sign-off record the terminal's
 //     state, 301 echo answers, 101 exchanges keys (above); another code
 //     gets 12.
@@ -105,6 +108,53 @@
 //     nothing and is still answered 00, since a reversal must always be
 //     acknowledged. Only a malformed reversal gets 30.
 //
+// # Card activation
+//
+// A 0100 with processing code 930000 (hostlink.ProcActivation) is one
+// step of the activation of a new card (DESIGN.md §2, document 000;
+// activation.go). Field 48 names the step (AS) and, after the start, the
+// activation id (AI) the start reply gave; the dialogue, its tags and
+// its reasons (AR) are in docs/hostlink.md, "Card activation". Every
+// step is checked, in order: format (fields 2, 3, 7, 11, 41, field 48
+// and the step's own tags, field 52 where the step carries a PIN block)
+// 30, naming the field and tag in the log; the terminal has working keys
+// 63; the dialogue is live, of this card and of this terminal 12
+// AR=session; the card is still new (unknown 14, blocked 62, expired by
+// status or date 54, active 12, each with its reason; the dialogue
+// ends); the step follows from the last one 12 AR=order. A database
+// failure is 96. The reply echoes the request (echo) with the response
+// code and field 48.
+//
+//   - ST starts a dialogue (replacing any earlier one of the card) and
+//     answers the activation id, a new 16-hex-character random value,
+//     and the app state of the customer (mobile Activation.Check): R
+//     ready, with a QR challenge (purpose "activate", bound to card and
+//     terminal) whose payload goes to the ATM under QR; L, U, or N.
+//   - QS redeems the QR challenge once the app has submitted it: the
+//     identity is checked and the default PIN goes to the app by push.
+//   - SC sends a code: by push only while the app is ready, by SMS only
+//     after the identity (ID) matched. VC checks it (field 52, the code
+//     as a PIN block): the identity is checked and the default PIN goes
+//     where the code went.
+//   - ID compares the mobile number and birth date keyed with the
+//     customer's record; a match sends an SMS code. Wrong identities are
+//     counted per card across dialogues; max_code_tries of them (mobile
+//     config) lock the card's identity check for login_lockout.
+//   - DP verifies the default PIN as a 0200 verifies a PIN: the card's
+//     PVV and wrong-PIN count, max_pin_tries blocking the card.
+//   - NP sets the new PIN, entered twice (field 52 and P2): the entries
+//     must agree; a PIN that is the default PIN (compared by PVV), one
+//     digit repeated or a straight run is refused as weak. Then, in one
+//     store update, the new PVV replaces the default's, the card becomes
+//     active with no wrong PINs, and the dialogue ends.
+//   - CX forgets the dialogue; it is always 00.
+//
+// Dialogues live in memory only, like the codes and challenges of the
+// mobile service, for activation_ttl (10 minutes by default) from their
+// start; Open starts with none. The default PIN leaves the host only in
+// the push or SMS to the customer's phone (mobile Notify.DefaultPIN),
+// read from the seed at that moment.
+//
 // # Late and out-of-order messages
 //
 // A reversal whose original the host has not seen (the 0200 was delayed,
@@ -139,8 +189,11 @@
 // Clear keys live in the HSM only for the length of one operation; the
 // database holds working keys encrypted under the LMK, and config keys
 // print their check value or "***", never their bytes (internal/keymat).
-// Clear PINs exist only inside hsm.VerifyPIN; the database holds PIN
-// verification values, and the ledger names cards by id, not PAN. Logs
-// carry masked PANs (internal/mask) and key check values, and never PIN
-// blocks, keys, nonces, MACs or tokens.
+// Clear PINs exist only inside hsm.VerifyPIN, and for card activation
+// the digits of a verification code or new PIN between hsm.OpenPINBlock
+// and the check that wipes them; the database holds PIN verification
+// values, and the ledger names cards by id, not PAN. Logs carry masked
+// PANs (internal/mask), card ids, steps, response codes, reasons and key
+// check values, and never PIN blocks, PINs, codes, QR payloads, keyed
+// mobile numbers or birth dates, keys, nonces, MACs or tokens.
 package host

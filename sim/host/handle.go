@@ -35,6 +35,8 @@ func (h *Host) Handle(ctx context.Context, req *hostlink.Message) *hostlink.Mess
 		resp = h.financial(ctx, log, req)
 	case hostlink.MTIReversal, hostlink.MTIReversalRepeat:
 		resp = h.reversal(ctx, log, req)
+	case hostlink.MTIAuthRequest:
+		resp = h.authorisation(ctx, log, req)
 	default:
 		mti := hostlink.ResponseMTI(req.MTI)
 		if mti == "" {
@@ -63,6 +65,24 @@ func echo(req *hostlink.Message, mti string) *hostlink.Message {
 		AcceptorID:   req.AcceptorID,
 		Currency:     req.Currency,
 	}
+}
+
+// authorisation answers a 0100: processing code ProcActivation is a step
+// of card activation (activation.go); another well-formed code gets 12.
+func (h *Host) authorisation(ctx context.Context, log zerolog.Logger, req *hostlink.Message) *hostlink.Message {
+	switch {
+	case req.ProcCode == hostlink.ProcActivation:
+		return h.activation(ctx, log, req)
+	case len(req.ProcCode) != 6 || !isDigits(req.ProcCode):
+		log.Warn().Err(fmt.Errorf("%w: field 3", errFormat)).Msg("request refused")
+		resp := echo(req, hostlink.MTIAuthResponse)
+		resp.RespCode = hostlink.RCFormatError
+		return resp
+	}
+	log.Warn().Str("proc", req.ProcCode).Msg("request refused: unsupported processing code")
+	resp := echo(req, hostlink.MTIAuthResponse)
+	resp.RespCode = hostlink.RCInvalidTxn
+	return resp
 }
 
 func (h *Host) network(ctx context.Context, log zerolog.Logger, req *hostlink.Message) *hostlink.Message {

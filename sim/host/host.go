@@ -58,6 +58,7 @@ type Host struct {
 	mu     sync.Mutex
 	db     *store.Store    // nil until Open
 	mobile *mobile.Service // made by Open on db
+	acts   *activations    // made by Open: the card activation dialogues, in memory
 
 	// keys caches each terminal's stored working keys (still under the
 	// LMK: nothing clear) so that checking and signing MACs does not read
@@ -185,6 +186,7 @@ func (h *Host) Open(ctx context.Context) error {
 		return fmt.Errorf("host: %w", err)
 	}
 	h.db, h.mobile = db, ms
+	h.acts = newActivations(h.cfg.ActivationTTL, ms.Config())
 	h.forgetKeys()
 	return nil
 }
@@ -247,7 +249,7 @@ func (h *Host) Close() error {
 		return nil
 	}
 	err := h.db.Close()
-	h.db, h.mobile = nil, nil
+	h.db, h.mobile, h.acts = nil, nil, nil
 	h.forgetKeys()
 	if err != nil {
 		return fmt.Errorf("host: %w", err)
@@ -267,10 +269,10 @@ func (h *Host) store() (*store.Store, error) {
 
 // Serve answers ISO 8583 terminals on ln until ctx ends; it closes ln.
 // The host must be open. With TLS configured, terminals must present a
-// client certificate from the configured CA. MACs are on: every 0200,
-// 0420 and 0421 must carry a MAC under its terminal's TAK, or it is
-// answered 63 without reaching Handle, and every 0210 and 0430 is
-// signed (see MAC).
+// client certificate from the configured CA. MACs are on: every 0100,
+// 0200, 0420 and 0421 must carry a MAC under its terminal's TAK, or it
+// is answered 63 without reaching Handle, and every 0110, 0210 and 0430
+// is signed (see MAC).
 func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 	if _, err := h.store(); err != nil {
 		_ = ln.Close()

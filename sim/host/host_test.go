@@ -699,9 +699,15 @@ func TestNetworkManagement(t *testing.T) {
 
 func TestOtherMessages(t *testing.T) {
 	f := newFixture(t)
-	resp := f.send(&hostlink.Message{MTI: hostlink.MTIAuthRequest, STAN: "000001", TerminalID: terminal})
-	if resp.MTI != hostlink.MTIAuthResponse || resp.RespCode != hostlink.RCInvalidTxn || resp.STAN != "000001" {
-		t.Errorf("0100 answered with %s", hostlink.Describe(resp))
+	for _, tt := range []struct{ mti, proc, rc string }{
+		{hostlink.MTIAuthRequest, hostlink.ProcPINChange, hostlink.RCInvalidTxn}, // only activation is a 0100
+		{hostlink.MTIAuthRequest, "", hostlink.RCFormatError},
+		{"0220", hostlink.ProcWithdrawal, hostlink.RCInvalidTxn},
+	} {
+		resp := f.send(&hostlink.Message{MTI: tt.mti, ProcCode: tt.proc, STAN: "000001", TerminalID: terminal})
+		if resp.MTI != hostlink.ResponseMTI(tt.mti) || resp.RespCode != tt.rc || resp.STAN != "000001" {
+			t.Errorf("%s %s answered with %s", tt.mti, tt.proc, hostlink.Describe(resp))
+		}
 	}
 	if resp := f.h.Handle(context.Background(), &hostlink.Message{MTI: hostlink.MTIFinResponse}); resp != nil {
 		t.Errorf("a 0210 was answered with %s", hostlink.Describe(resp))
@@ -721,7 +727,7 @@ func TestNoSecretsAtRest(t *testing.T) {
 	}
 	f.send(f.withdrawal(unknownPAN, "7968", 100_000))
 
-	files := map[string][]byte{"log": f.logs.Bytes()}
+	files := map[string][]byte{"log": scannableLog(f.logs.Bytes())}
 	for _, suffix := range []string{"", "-wal"} {
 		b, err := os.ReadFile(f.cfg.DB + suffix)
 		if err != nil {

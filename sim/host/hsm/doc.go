@@ -33,11 +33,20 @@
 //
 // # Operations
 //
-// VerifyPIN is the one function in which a clear PIN exists: it opens the
-// terminal's TPK, opens the block, computes the PVV, wipes PIN and key
-// and compares in constant time. DispenseToken signs with the TDK, MAC
-// and VerifyMAC use the TAK (ISO 9797-1 algorithm 3, internal/mac). Every
-// clear working key lives only for the length of one call and is wiped.
-// No method returns a clear key, a PIN or anything from which either
-// could be read back; errors name terminals and roles, never key bytes.
+// VerifyPIN checks a PIN without letting it out: it opens the terminal's
+// TPK, opens the block, computes the PVV, wipes PIN and key and compares
+// in constant time. PVV makes the verification value of a PIN the caller
+// holds (seeding, and a new PIN chosen at card activation).
+// DispenseToken signs with the TDK, MAC and VerifyMAC use the TAK
+// (ISO 9797-1 algorithm 3, internal/mac). Every clear working key lives
+// only for the length of one call and is wiped.
+//
+// OpenPINBlock is the one exception to "nothing clear comes out": card
+// activation has the customer key a one-time code and a new PIN (twice)
+// on the PIN pad, so they travel as PIN blocks, and the host needs their
+// digits to check the code, compare the two entries and refuse a weak
+// PIN. It returns the digits to its caller, which must use them at once
+// and wipe them; they are never logged or stored (only the new PIN's PVV
+// is). No method returns a clear key or a stored PIN's digits; errors name
+// terminals and roles, never key bytes or digits.
 package hsm

@@ -246,6 +246,27 @@ func (h *HSM) VerifyPIN(wk WorkingKeys, pan string, block, pvv []byte) (bool, er
 	return hmac.Equal(got, pvv), nil
 }
 
+// OpenPINBlock opens a format 0 PIN block for pan under the terminal's
+// TPK and returns the digits keyed: a one-time code the customer keyed
+// as a PIN, or a new PIN to be checked against policy before its PVV is
+// made. It is the only method that hands out clear digits; the caller
+// compares or checks them at once, wipes them (pinblock.Wipe) and never
+// logs or stores them. It returns ErrBlock when the block is not a
+// well-formed PIN block for pan under that TPK, and ErrStoredKey when the
+// TPK does not open.
+func (h *HSM) OpenPINBlock(wk WorkingKeys, pan string, block []byte) ([]byte, error) {
+	tpk, err := h.open(wk.Terminal, roleTPK, wk.TPK)
+	if err != nil {
+		return nil, err
+	}
+	defer pinblock.Wipe(tpk)
+	digits, err := pinblock.DecryptFormat0(tpk, block, []byte(pan))
+	if err != nil {
+		return nil, ErrBlock
+	}
+	return digits, nil
+}
+
 // DispenseToken signs the dispense token for an approved withdrawal with
 // the terminal's TDK. d.ATM must be the terminal the keys belong to.
 func (h *HSM) DispenseToken(wk WorkingKeys, d dispenser.TokenData) ([]byte, error) {

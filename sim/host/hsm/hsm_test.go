@@ -219,6 +219,45 @@ func TestVerifyPIN(t *testing.T) {
 	}
 }
 
+func TestOpenPINBlock(t *testing.T) {
+	h := newHSM(t)
+	stale, _ := exchange(t, h, terminal, tmk)
+	k, wk := exchange(t, h, terminal, tmk)
+	swapped := wk
+	swapped.TPK = wk.TAK
+	tests := []struct {
+		name  string
+		wk    WorkingKeys
+		pan   string
+		block []byte
+		want  string
+		err   error
+	}{
+		{"four digits", wk, testPAN, block(t, k.TPK, "7968", testPAN), "7968", nil},
+		{"six-digit code", wk, testPAN, block(t, k.TPK, "012345", testPAN), "012345", nil},
+		{"twelve digits", wk, otherPAN, block(t, k.TPK, "987654321098", otherPAN), "987654321098", nil},
+		{"block for another PAN", wk, testPAN, block(t, k.TPK, "7968", otherPAN), "", ErrBlock},
+		{"stale TPK", wk, testPAN, block(t, stale.TPK, "7968", testPAN), "", ErrBlock},
+		{"short block", wk, testPAN, []byte{1, 2, 3}, "", ErrBlock},
+		{"bad PAN", wk, "12", block(t, k.TPK, "7968", testPAN), "", ErrBlock},
+		{"stored TAK in the TPK's place", swapped, testPAN, block(t, k.TAK, "7968", testPAN), "", ErrStoredKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := h.OpenPINBlock(tt.wk, tt.pan, tt.block)
+			if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("digits = %q, want %q", got, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "7968") {
+				t.Errorf("error %q quotes the digits", err)
+			}
+		})
+	}
+}
+
 // Known answers computed independently with OpenSSL: the ISO 9564 format
 // 0 example (PIN 1234, PAN 43219876543210987, clear block
 // 0412AC89ABCDEF67) encrypted under a TPK; the ANSI X9.19 retail MAC

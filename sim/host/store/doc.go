@@ -30,6 +30,9 @@
 //     approved withdrawals + reversed amounts = balance.
 //   - No PIN is ever stored: a card holds its PIN verification value
 //     (computed by the caller, see sim/host/hsm) and its wrong-PIN count.
+//     A new card's value is its default PIN's until activation, when
+//     ActivateCard replaces it with the chosen PIN's, makes the card
+//     active and clears the count, all in one statement.
 //   - No clear key is ever stored: a terminal's working keys (TPK, TAK,
 //     TDK) arrive encrypted under the LMK by the HSM, with their check
 //     values and a generation that counts the exchanges. Create records

@@ -603,6 +603,20 @@ func (t *Tx) SetCard(ctx context.Context, id string, st seed.Status, pinTries in
 	return affected(res, err, "card "+id)
 }
 
+// ActivateCard completes a card's activation in one statement: the new
+// PIN's verification value replaces the default PIN's, the status
+// becomes active and the wrong-PIN count zero. Only a card in status new
+// is changed; for any other card, or none, the error wraps ErrNotFound.
+func (t *Tx) ActivateCard(ctx context.Context, id string, pvv []byte) error {
+	ctx = context.WithoutCancel(ctx) // see Tx: a started operation runs to its end
+	if len(pvv) == 0 {
+		return fmt.Errorf("store: card %s: empty PIN verification value", id)
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE cards SET pvv = ?, status = ?, pin_tries = 0 WHERE id = ? AND status = ?`,
+		pvv, string(seed.StatusActive), id, string(seed.StatusNew))
+	return affected(res, err, "new card "+id)
+}
+
 func affected(res sql.Result, err error, what string) error {
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)

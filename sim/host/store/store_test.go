@@ -320,6 +320,39 @@ func TestCardsAndTerminals(t *testing.T) {
 	}
 }
 
+func TestActivateCard(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	activate := func(id string, pvv []byte) error {
+		return s.Update(ctx, func(tx *Tx) error { return tx.ActivateCard(ctx, id, pvv) })
+	}
+	if err := activate("k1", []byte("pvv-new")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ActivateCard of an active card: err = %v, want ErrNotFound", err)
+	}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.SetCard(ctx, "k1", seed.StatusNew, 2) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := activate("k1", nil); err == nil {
+		t.Fatal("ActivateCard accepted an empty PVV")
+	}
+	if err := activate("k1", []byte("pvv-new")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Card(ctx, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != seed.StatusActive || c.PINTries != 0 || string(c.PVV) != "pvv-new" {
+		t.Errorf("card = %s/%d/%q, want active/0/pvv-new", c.Status, c.PINTries, c.PVV)
+	}
+	if err := activate("k1", []byte("pvv-again")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second ActivateCard: err = %v, want ErrNotFound", err)
+	}
+	if err := activate("nope", []byte("pvv")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ActivateCard(nope): err = %v, want ErrNotFound", err)
+	}
+}
+
 func TestUpdateHonoursContext(t *testing.T) {
 	s, _ := newStore(t)
 	inside := make(chan struct{})
