@@ -42,8 +42,17 @@ type ATMConfig struct {
 	MaxPINTries   int            `yaml:"max_pin_tries"`  // per session before the card is retained
 	PINFormat     string         `yaml:"pin_format"`     // "iso0"
 	Timeouts      TimeoutsConfig `yaml:"timeouts"`       // customer timers
+	Services      ServicesConfig `yaml:"services"`       // optional customer services
 	StateDir      string         `yaml:"state_dir"`      // journal, STAN counter, device state
 	ControlSocket string         `yaml:"control_socket"` // local socket for `atmd status`
+}
+
+// ServicesConfig switches on the customer services beyond card + PIN
+// withdrawal and balance, each of which needs the host's support.
+type ServicesConfig struct {
+	// Activation offers "Activate a new card" on the PIN screen
+	// (docs/flows/activation.md).
+	Activation bool `yaml:"activation"`
 }
 
 // TimeoutsConfig are the customer timers; zero means the default.
@@ -440,7 +449,8 @@ func (c *Config) FlowConfig() flows.Config {
 		ATM: c.ATM.ID, Currency: cur, MaxAmount: c.ATM.MaxAmount * cur.Major(),
 		MaxNotes: c.ATM.MaxNotes, MaxPINTries: c.ATM.MaxPINTries,
 		PINFormat: pinpad.ISO0, PINKey: keyPIN,
-		Timeouts: flows.Timeouts(c.ATM.Timeouts),
+		Timeouts:   flows.Timeouts(c.ATM.Timeouts),
+		Activation: c.ATM.Services.Activation,
 	}
 	for _, f := range c.ATM.FastAmounts {
 		fc.FastAmounts = append(fc.FastAmounts, f*cur.Major())

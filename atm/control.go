@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/atmd/atmd/hal/display"
 )
 
 // ControlRequest is one command on the local control socket: a JSON
 // object on one line.
 type ControlRequest struct {
-	Cmd  string `json:"cmd"`            // "status", "step"
+	Cmd  string `json:"cmd"`            // "status", "screen", "step"
 	Step string `json:"step,omitempty"` // for "step": one scenario line, e.g. "insert card alice-debit"
 }
 
@@ -26,6 +28,9 @@ type ControlResponse struct {
 	OK     bool      `json:"ok"`
 	Error  string    `json:"error,omitempty"`
 	Status *Snapshot `json:"status,omitempty"`
+	// Screen is the customer screen shown now (for "screen"), QR payload
+	// included: what a phone held up to the ATM would see.
+	Screen *display.Screen `json:"screen,omitempty"`
 }
 
 // ServeControl serves the local control socket at path until ctx ends.

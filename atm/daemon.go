@@ -363,6 +363,12 @@ func (d *Daemon) control(ctx context.Context, req ControlRequest) ControlRespons
 		s := d.Runner.Snapshot()
 		s.SAFPending = len(d.SAF.Pending())
 		return ControlResponse{OK: true, Status: &s}
+	case "screen":
+		if d.Sim == nil || d.Sim.Display == nil {
+			return ControlResponse{Error: "control: the customer screen is not simulated; look at the ATM"}
+		}
+		sc := d.Sim.Display.Current()
+		return ControlResponse{OK: true, Screen: &sc}
 	}
 	if d.ControlHook != nil {
 		return d.ControlHook(ctx, req)

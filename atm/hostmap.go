@@ -4,15 +4,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/atmd/atmd/flows"
 	"github.com/atmd/atmd/hal/cardreader"
+	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/hostlink"
 	"github.com/atmd/atmd/internal/currency"
 )
 
 // request maps a flows request to ISO 8583.
 func request(r flows.Request, cur currency.Currency) (*hostlink.Message, error) {
+	if r.Kind == flows.Activation {
+		return activationRequest(r)
+	}
 	m := &hostlink.Message{
 		MTI:      hostlink.MTIFinRequest,
 		PAN:      r.Card.PAN,
@@ -47,6 +53,54 @@ func request(r flows.Request, cur currency.Currency) (*hostlink.Message, error) 
 	default:
 		return nil, fmt.Errorf("atm: unknown transaction kind %q", r.Kind)
 	}
+	return m, nil
+}
+
+// activationRequest maps a step of the card activation dialogue to an
+// 0100 with processing code 930000: the step and its tags in field 48
+// (tags in a fixed order), the PIN block of a code, default PIN or new
+// PIN in field 52, and the new PIN's second entry under P2.
+func activationRequest(r flows.Request) (*hostlink.Message, error) {
+	m := &hostlink.Message{
+		MTI:      hostlink.MTIAuthRequest,
+		ProcCode: hostlink.ProcActivation,
+		PAN:      r.Card.PAN,
+		Expiry:   r.Card.Expiry,
+		PANSeq:   r.Card.PANSeq,
+		Track2:   r.Card.Track2,
+	}
+	switch r.Card.Technology {
+	case cardreader.Chip:
+		m.EntryMode = "051"
+	default:
+		m.EntryMode = "021"
+	}
+	if r.Step == "" {
+		return nil, errors.New("atm: activation request without a step")
+	}
+	t := hostlink.TLV{{Tag: hostlink.TagActStep, Value: r.Step}}
+	tags := make([]string, 0, len(r.Data))
+	for k := range r.Data {
+		tags = append(tags, k)
+	}
+	sort.Strings(tags)
+	for _, k := range tags {
+		t.Set(k, r.Data[k])
+	}
+	for _, b := range []pinpad.PINBlock{r.PIN, r.PIN2} {
+		if len(b.Block) != 0 && len(b.Block) != 8 {
+			return nil, fmt.Errorf("atm: PIN block of %d bytes does not fit field 52", len(b.Block))
+		}
+	}
+	m.PINBlock = r.PIN.Block
+	if len(r.PIN2.Block) > 0 {
+		t.Set(hostlink.TagActPIN2, strings.ToUpper(hex.EncodeToString(r.PIN2.Block)))
+	}
+	s, err := t.Encode()
+	if err != nil {
+		return nil, err
+	}
+	m.Private = s
 	return m, nil
 }
 
@@ -91,7 +145,17 @@ func reply(id string, withdrawal bool, resp *hostlink.Message, err error) flows.
 	r.Outcome = outcome(resp.RespCode)
 	r.Reverse = withdrawal && mustReverse(resp.RespCode)
 	if resp.Private != "" {
-		if t, err := hostlink.ParseTLV(resp.Private); err == nil {
+		t, err := hostlink.ParseTLV(resp.Private)
+		switch {
+		case err != nil && resp.ProcCode == hostlink.ProcActivation:
+			r.Err = fmt.Errorf("atm: activation reply: %w", err)
+		case err != nil:
+		case resp.ProcCode == hostlink.ProcActivation:
+			r.Data = make(map[string]string, len(t))
+			for _, e := range t {
+				r.Data[e.Tag] = e.Value
+			}
+		default:
 			if v, ok := t.Get(hostlink.TagToken); ok {
 				if tok, err := hex.DecodeString(v); err == nil {
 					r.Token = tok

@@ -616,7 +616,10 @@ func (r *Runner) entry(e flows.Entry) {
 			return flows.DataEntered{Data: d}
 		})
 	case flows.EntryPIN:
-		req := pinpad.PINRequest{PAN: e.PAN, MinLen: e.MinLen, MaxLen: e.MaxLen, Format: r.o.Flows.PINFormat, Key: r.o.Flows.PINKey}
+		req := pinpad.PINRequest{PAN: e.PAN, MinLen: e.MinLen, MaxLen: e.MaxLen, Format: r.o.Flows.PINFormat, Key: r.o.Flows.PINKey,
+			Terminators: e.Terminators}
+		// A touch on a terminator's menu item ends the entry like the key.
+		r.activeKeys = e.Terminators
 		r.asyncCtx(ctx, gen, func(ctx context.Context) flows.Event {
 			b, err := pp.GetPIN(ctx, req, echo)
 			close(done)
@@ -646,6 +649,11 @@ func (r *Runner) endEntry() {
 func entryError(err error) flows.Event {
 	if errors.Is(err, hal.ErrCancelled) {
 		return flows.EntryCancelled{}
+	}
+	// The customer chose a menu item instead of keying a PIN.
+	var te *pinpad.TerminatedError
+	if errors.As(err, &te) {
+		return flows.KeyPressed{Key: te.Key}
 	}
 	return flows.EntryFailed{Err: err}
 }

@@ -6,45 +6,79 @@ import (
 	"strings"
 )
 
-// Diagram returns the state machine as a Mermaid state diagram, drawn
-// from the state table itself (the transitions goTo checks).
-func Diagram() string {
+// Journey groups the states of one customer journey in the docs.
+type Journey string
+
+// Journeys drawn in docs/flows.
+const (
+	CardServices   Journey = "card"       // withdrawal, balance, receipt and the session around them
+	CardActivation Journey = "activation" // flows/activation.go
+)
+
+// journeyOf returns the journey a state is documented with.
+func journeyOf(s State) Journey {
+	if strings.HasPrefix(string(s), "activation-") {
+		return CardActivation
+	}
+	return CardServices
+}
+
+func sortedStates(j Journey) []State {
+	var out []State
+	for s := range states {
+		if journeyOf(s) == j {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a] < out[b] })
+	return out
+}
+
+// Diagram returns a journey's part of the state machine as a Mermaid
+// state diagram, drawn from the state table itself (the transitions goTo
+// checks). The card services' diagram leaves out the edges into other
+// journeys; another journey's shows where it is entered from and where
+// it leaves to.
+func Diagram(j Journey) string {
 	var b strings.Builder
 	b.WriteString("stateDiagram-v2\n")
-	names := make([]string, 0, len(states))
-	for s := range states {
-		names = append(names, string(s))
-	}
-	sort.Strings(names)
 	id := func(s State) string { return strings.ReplaceAll(string(s), "-", "_") }
-	fmt.Fprintf(&b, "    [*] --> %s\n", id(Starting))
-	for _, n := range names {
-		d := states[State(n)]
-		fmt.Fprintf(&b, "    %s : %s\n", id(State(n)), d.doc)
+	if j == CardServices {
+		fmt.Fprintf(&b, "    [*] --> %s\n", id(Starting))
+	} else {
+		for _, s := range sortedStates(CardServices) {
+			for _, to := range states[s].next {
+				if journeyOf(to) == j {
+					fmt.Fprintf(&b, "    %s --> %s\n", id(s), id(to))
+				}
+			}
+		}
+	}
+	for _, s := range sortedStates(j) {
+		d := states[s]
+		fmt.Fprintf(&b, "    %s : %s\n", id(s), d.doc)
 		for _, to := range d.next {
-			fmt.Fprintf(&b, "    %s --> %s\n", id(State(n)), id(to))
+			if j == CardServices && journeyOf(to) != j {
+				continue
+			}
+			fmt.Fprintf(&b, "    %s --> %s\n", id(s), id(to))
 		}
 	}
 	return b.String()
 }
 
-// Table returns the state table as Markdown: state, what it does, where
-// it may go.
-func Table() string {
+// Table returns a journey's states as Markdown: state, what it does,
+// where it may go.
+func Table(j Journey) string {
 	var b strings.Builder
 	b.WriteString("| state | what happens | goes to |\n|---|---|---|\n")
-	names := make([]string, 0, len(states))
-	for s := range states {
-		names = append(names, string(s))
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		d := states[State(n)]
+	for _, s := range sortedStates(j) {
+		d := states[s]
 		var to []string
-		for _, s := range d.next {
-			to = append(to, "`"+string(s)+"`")
+		for _, n := range d.next {
+			to = append(to, "`"+string(n)+"`")
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", n, d.doc, strings.Join(to, ", "))
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s, d.doc, strings.Join(to, ", "))
 	}
 	return b.String()
 }
@@ -90,5 +124,6 @@ returns, in order, each journal record on disk before the next effect starts.
 
 ## States
 
-` + "```mermaid\n" + Diagram() + "```\n\n" + Table()
+` + "```mermaid\n" + Diagram(CardServices) + "```\n\n" + Table(CardServices) +
+		"\nCard activation, offered on the PIN screen, is drawn in [activation.md](activation.md).\n"
 }

@@ -32,6 +32,9 @@ type Entry struct {
 	MaxLen int          // EntryData/EntryPIN
 	MinLen int          // EntryPIN
 	PAN    string       // EntryPIN: the account the block is bound to
+	// Terminators (EntryPIN) are function keys that end the entry
+	// without a PIN block; the runner reports the key as KeyPressed.
+	Terminators []pinpad.Key
 }
 
 // AcceptCard enables (On) or disables the card slot.
@@ -104,6 +107,9 @@ type TxnKind string
 const (
 	Withdrawal TxnKind = "withdrawal"
 	Balance    TxnKind = "balance"
+	// Activation is one step of the card activation dialogue (0100,
+	// processing code 930000): Request.Step names it.
+	Activation TxnKind = "activation"
 )
 
 // Request is a host request in the flows' terms; the runner maps it to
@@ -116,6 +122,12 @@ type Request struct {
 	Amount   int64  // minor units
 	Currency string // ISO 4217 alpha
 	Nonce    []byte // dispenser nonce, withdrawals only
+	// Activation only: the step (hostlink.Step*), its field 48 tags
+	// other than the step, and for the new-PIN step the second entry's
+	// PIN block (PIN is the first).
+	Step string
+	Data map[string]string
+	PIN2 pinpad.PINBlock
 }
 
 // Outcome is what the host's answer means to a customer.
@@ -149,4 +161,6 @@ type Reply struct {
 	// Reverse: the host approved but the approval cannot be used (no
 	// dispense token): the flows decline and reverse it.
 	Reverse bool
+	// Data holds the field 48 tags of an activation reply.
+	Data map[string]string
 }

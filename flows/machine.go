@@ -39,6 +39,9 @@ type Config struct {
 	PINFormat   pinpad.Format
 	PINKey      string // name of the PIN key in the PIN pad
 	Timeouts    Timeouts
+	// Activation offers "Activate a new card" on the PIN screen
+	// (flows/activation.go).
+	Activation bool
 	// Boot tells this run of the machine from every earlier one (the
 	// runner uses the journal sequence number of its STARTUP record), so
 	// session and transaction ids stay unique across restarts.
@@ -102,6 +105,8 @@ type session struct {
 	resume  State  // where "more time? yes" returns to
 	after   State  // where a notice goes when it is done
 	retract string // why cash is being retracted
+
+	act *act // the card activation in progress, if any
 }
 
 // Machine is the ATM's flow state machine. It is not safe for concurrent

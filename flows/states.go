@@ -79,7 +79,7 @@ func init() {
 			next: []State{Idle, OutOfService}},
 		PINEntry: {doc: "secure PIN entry (again after a wrong PIN)",
 			enter: enterPINEntry, on: onPINEntry, timeout: askMoreTime,
-			next: []State{MainMenu, Authorizing, Ending, MoreTime, Notice}},
+			next: []State{MainMenu, Authorizing, Ending, MoreTime, Notice, ActHost}},
 		MainMenu: {doc: "choose a service",
 			enter: enterMainMenu, on: onMainMenu, timeout: askMoreTime,
 			next: []State{AmountMenu, Authorizing, Ending, MoreTime}},
@@ -133,10 +133,14 @@ func init() {
 			next: []State{Idle, OutOfService}},
 		MoreTime: {doc: "do you need more time?",
 			enter: enterMoreTime, on: onMoreTime, timeout: noMoreTime,
-			next: []State{PINEntry, MainMenu, AmountMenu, OtherAmount, AmountError, ReceiptChoice, ShowBalance, Refused, Ending}},
+			next: []State{PINEntry, MainMenu, AmountMenu, OtherAmount, AmountError, ReceiptChoice, ShowBalance, Refused, Ending,
+				ActChoice, ActMobile, ActBirth, ActCode, ActDefaultPIN, ActNewPIN, ActNewPIN2, ActDone}},
 		Goodbye: {doc: "thank you",
 			enter: enterGoodbye, timeout: endSession,
 			next: []State{Idle, OutOfService}},
+	}
+	for k, v := range activationStates() {
+		states[k] = v
 	}
 }
 
@@ -344,8 +348,13 @@ func enterPINEntry(m *Machine) {
 		sc.Tone = display.Warning
 	}
 	sc.Input = &display.Input{Kind: display.Secret, Label: say("lbl-pin", s.lang)}
+	var terms []pinpad.Key
+	if m.activationOffered() {
+		sc.Menu = []display.MenuItem{item("F4", "activate", s.lang)}
+		terms = []pinpad.Key{pinpad.F4}
+	}
 	m.show(sc)
-	m.emit(Entry{Mode: EntryPIN, MinLen: 4, MaxLen: 12, PAN: s.card.PAN})
+	m.emit(Entry{Mode: EntryPIN, MinLen: 4, MaxLen: 12, PAN: s.card.PAN, Terminators: terms})
 	m.timer(m.cfg.Timeouts.Entry)
 }
 
@@ -360,6 +369,10 @@ func onPINEntry(m *Machine, ev Event) {
 			return
 		}
 		m.goTo(MainMenu)
+	case KeyPressed:
+		if e.Key == pinpad.F4 && m.activationOffered() {
+			m.startActivation()
+		}
 	case EntryCancelled:
 		m.journal("CANCELLED", "at", string(PINEntry))
 		m.goTo(Ending)

@@ -346,6 +346,22 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Message, error) {
 	return c.exchange(ctx, s, m, c.cfg.Timeout)
 }
 
+// InFlight returns how many requests on the current connection wait for
+// their response (keep-alive echoes included). Test harnesses that drive
+// a fake clock wait for it to reach zero before moving time on, so a
+// response on its way is not overtaken by its own timeout.
+func (c *Client) InFlight() int {
+	c.mu.Lock()
+	s := c.sess
+	c.mu.Unlock()
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
+}
+
 // exchange fills in m, sends it on s and waits for its response.
 func (c *Client) exchange(ctx context.Context, s *session, m *Message, timeout time.Duration) (*Message, error) {
 	if err := ctx.Err(); err != nil {

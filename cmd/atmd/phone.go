@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/atmd/atmd/atm"
 	"github.com/atmd/atmd/sim/phone"
 )
 
@@ -25,7 +26,8 @@ commands:
   devices                list the device bindings
   bind ACCOUNT           bind this device to ACCOUNT with --phone
   intent LAST4           choose "card activation" in the app for the card ending LAST4
-  scan PAYLOAD           submit a scanned QR payload
+  scan [PAYLOAD]         submit a scanned QR payload; without one, scan the QR code
+                         on the screen of the running atmd (--config)
   inbox                  list the pushes received
   wait                   wait for a new push (or with --sms, a new SMS to --phone)
   code                   print the latest verification code (push; --sms: SMS to --phone)
@@ -40,6 +42,7 @@ flags:
   --kind KIND      wait: only messages of this kind (code, default-pin, alert, notice)
   --timeout D      wait: give up after D (default 60s)
   --json           print JSON
+  --config FILE    scan: the atmd whose screen to scan (default configs/sim.yaml)
 `
 
 func cmdPhone(args []string, stdout, stderr io.Writer) error {
@@ -62,6 +65,7 @@ func cmdPhone(args []string, stdout, stderr io.Writer) error {
 	kind := fs.String("kind", "", "")
 	timeout := fs.Duration("timeout", 60*time.Second, "")
 	asJSON := fs.Bool("json", false, "")
+	cfgPath := fs.String("config", defaultConfig(), "")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -70,6 +74,13 @@ func cmdPhone(args []string, stdout, stderr io.Writer) error {
 	n, ok := want[sub]
 	if !ok {
 		return usageError{fmt.Errorf("unknown command %q (see atmd phone help)", sub)}
+	}
+	if sub == "scan" && len(pos) == 0 {
+		payload, err := screenQR(*cfgPath)
+		if err != nil {
+			return err
+		}
+		pos = []string{payload}
 	}
 	if len(pos) != n {
 		return usageError{fmt.Errorf("%s takes %d argument(s), got %d", sub, n, len(pos))}
@@ -176,6 +187,30 @@ func cmdPhone(args []string, stdout, stderr io.Writer) error {
 		return out(m, formatMessages([]phone.Message{m}))
 	}
 	return nil
+}
+
+// screenQR is the phone's camera pointed at the ATM: the QR payload on
+// the customer screen of the running atmd of the config, asked over its
+// control socket.
+func screenQR(cfgPath string) (string, error) {
+	cfg, err := atm.LoadConfig(cfgPath)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := atm.Ask(ctx, cfg.Path(cfg.ATM.ControlSocket), atm.ControlRequest{Cmd: "screen"})
+	if err != nil {
+		return "", err
+	}
+	if resp.Screen == nil || resp.Screen.QR == "" {
+		id := ""
+		if resp.Screen != nil {
+			id = resp.Screen.ID
+		}
+		return "", fmt.Errorf("no QR code on the ATM's screen (screen %s); choose Activate a new card first", id)
+	}
+	return resp.Screen.QR, nil
 }
 
 func formatMessages(ms []phone.Message) string {

@@ -45,31 +45,39 @@ var grammar = map[string]struct {
 	min, max int
 	usage    string
 }{
-	"insert card":       {1, 1, "insert card CARD-ID | insert card unreadable"},
-	"take card":         {0, 0, "take card"},
-	"take cash":         {0, 0, "take cash"},
-	"enter":             {1, 1, "enter DIGITS"},
-	"press":             {1, -1, "press KEY... (enter, cancel, clear, backspace, F1..F8)"},
-	"choose":            {1, 1, "choose MENU-ITEM (its id or its label)"},
-	"wait":              {1, 1, "wait DURATION (e.g. 30s, 2m)"},
-	"host stop":         {0, 0, "host stop"},
-	"host start":        {0, 0, "host start"},
-	"fault":             {2, 2, "fault DEVICE FAULT-CODE"},
-	"clear":             {1, 1, "clear DEVICE"},
-	"expect screen":     {1, 1, "expect screen SCREEN-ID"},
-	"expect text":       {1, 1, `expect text "TEXT ON THE SCREEN"`},
-	"expect state":      {1, 1, "expect state in-service|out-of-service"},
-	"expect cash":       {1, 3, "expect cash AMOUNT [notes DENOMxCOUNT,...] | expect cash none"},
-	"expect card":       {1, 1, "expect card ejected|retained|inside|none"},
-	"expect receipt":    {1, 2, `expect receipt contains "TEXT" | expect receipt none`},
-	"expect journal":    {1, -1, "expect journal KIND [key=value...]"},
-	"expect no journal": {1, 1, "expect no journal KIND"},
-	"expect host":       {1, -1, "expect host MTI [proc CODE] [rc CODE] [amount AMOUNT]"},
-	"expect balance":    {2, 2, "expect balance ACCOUNT-ID AMOUNT"},
+	"insert card":        {1, 1, "insert card CARD-ID | insert card unreadable"},
+	"take card":          {0, 0, "take card"},
+	"take cash":          {0, 0, "take cash"},
+	"enter":              {1, 1, "enter DIGITS | enter phone"},
+	"press":              {1, -1, "press KEY... (enter, cancel, clear, backspace, F1..F8)"},
+	"choose":             {1, 1, "choose MENU-ITEM (its id or its label)"},
+	"wait":               {1, 1, "wait DURATION (e.g. 30s, 2m)"},
+	"host stop":          {0, 0, "host stop"},
+	"host start":         {0, 0, "host start"},
+	"fault":              {2, 2, "fault DEVICE FAULT-CODE"},
+	"clear":              {1, 1, "clear DEVICE"},
+	"expect screen":      {1, 1, "expect screen SCREEN-ID"},
+	"expect text":        {1, 1, `expect text "TEXT ON THE SCREEN"`},
+	"expect state":       {1, 1, "expect state in-service|out-of-service"},
+	"expect cash":        {1, 3, "expect cash AMOUNT [notes DENOMxCOUNT,...] | expect cash none"},
+	"expect card":        {1, 1, "expect card ejected|retained|inside|none"},
+	"expect receipt":     {1, 2, `expect receipt contains "TEXT" | expect receipt none`},
+	"expect journal":     {1, -1, "expect journal KIND [key=value...]"},
+	"expect no journal":  {1, 1, "expect no journal KIND"},
+	"expect host":        {1, -1, "expect host MTI [proc CODE] [rc CODE] [amount AMOUNT]"},
+	"expect balance":     {2, 2, "expect balance ACCOUNT-ID AMOUNT"},
+	"expect card-status": {2, 2, "expect card-status CARD-ID new|active|blocked|expired"},
+	"phone login":        {1, 1, "phone login USER"},
+	"phone logout":       {0, 0, "phone logout"},
+	"phone use":          {1, 1, "phone use CUSTOMER-ID"},
+	"phone bind":         {1, 1, "phone bind ACCOUNT-ID"},
+	"phone activate":     {1, 1, "phone activate CARD-ID"},
+	"phone scan":         {0, 3, "phone scan [again] [refused ERROR-CODE]"},
+	"phone read":         {2, 2, "phone read push|sms code|default-pin"},
 }
 
 // twoWord verbs take their second word from the line.
-var twoWord = map[string]bool{"insert": true, "take": true, "host": true, "expect": true}
+var twoWord = map[string]bool{"insert": true, "take": true, "host": true, "expect": true, "phone": true}
 
 // Parse parses a scenario file's text. Every line is checked before
 // anything runs, so a bad file fails without starting an ATM.
@@ -129,8 +137,29 @@ func Parse(file string, data []byte) (*Scenario, error) {
 func check(verb string, args []string) error {
 	switch verb {
 	case "enter":
-		if !isDigits(args[0]) {
-			return fmt.Errorf("%q is not digits", args[0])
+		if !isDigits(args[0]) && args[0] != "phone" {
+			return fmt.Errorf("%q is not digits (or phone: what the phone last read)", args[0])
+		}
+	case "expect card-status":
+		switch args[1] {
+		case "new", "active", "blocked", "expired":
+		default:
+			return fmt.Errorf("status must be new, active, blocked or expired")
+		}
+	case "phone scan":
+		rest := args
+		if len(rest) > 0 && rest[0] == "again" {
+			rest = rest[1:]
+		}
+		if len(rest) != 0 && (len(rest) != 2 || rest[0] != "refused") {
+			return fmt.Errorf("expected [again] [refused ERROR-CODE]")
+		}
+	case "phone read":
+		if args[0] != "push" && args[0] != "sms" {
+			return fmt.Errorf("read push or sms, not %q", args[0])
+		}
+		if args[1] != "code" && args[1] != "default-pin" {
+			return fmt.Errorf("read a code or a default-pin, not %q", args[1])
 		}
 	case "press":
 		for _, a := range args {

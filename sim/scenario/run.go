@@ -43,6 +43,10 @@ type Options struct {
 	// Dir is where the run's temporary directory is made; default the
 	// system's temporary directory.
 	Dir string
+	// Secrets, when set, receives every secret the run handled in clear:
+	// digits keyed into secure (PIN) entry and the codes and PINs the
+	// phone read, so a test can search what the run left behind for them.
+	Secrets func(string)
 }
 
 // StepError is a failed step.
@@ -79,6 +83,8 @@ type Driver struct {
 	mu        sync.Mutex // one step at a time
 	msgCursor int
 	scrCursor int
+	mobileAPI string  // base URL of the host's mobile API, for the phone
+	phone     handset // the customer's phone
 }
 
 type run = Driver
@@ -97,6 +103,9 @@ func Attach(d *atm.Daemon, sd *seed.Seed, o Options) (*Driver, error) {
 		return nil, err
 	}
 	dr := &Driver{o: o, cur: cur, seed: sd, d: d, sim: d.Sim}
+	if hc := d.Config.Host; hc != nil && hc.Mobile.Listen != "" {
+		dr.mobileAPI = "http://" + hc.Mobile.Listen
+	}
 	dr.scrCursor = len(d.Sim.Display.History())
 	if ms := d.HostMessages(0); len(ms) > 0 {
 		dr.msgCursor = ms[len(ms)-1].Seq
@@ -217,6 +226,14 @@ func (r *run) startHost(ctx context.Context, hc host.Config, log zerolog.Logger)
 	}
 	r.hostAddr = ln.Addr().String()
 	r.serveHost(ctx, ln)
+	// The mobile API for the phone, on a port of its own: runs go in
+	// parallel.
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("scenario: mobile API: %w", err)
+	}
+	r.mobileAPI = "http://" + mln.Addr().String()
+	go func() { _ = h.ServeMobile(ctx, mln) }()
 	return nil
 }
 
@@ -302,8 +319,23 @@ func (r *run) step(ctx context.Context, st Step) error {
 		defer cancel()
 		return r.notReady(r.sim.Dispenser.Take(pctx), "cash to take")
 	case "enter":
+		digits := a[0]
+		if digits == "phone" {
+			if r.phone.secret == "" {
+				return errors.New("the phone has shown no code or PIN yet (phone read ...)")
+			}
+			digits = r.phone.secret
+		}
+		if err := r.poll(ctx, func() (bool, string) {
+			return r.sim.PinPad.Active() != "", "the PIN pad is not taking digits"
+		}); err != nil {
+			return err
+		}
+		if strings.HasPrefix(r.sim.PinPad.Active(), "pin") {
+			r.secret(digits)
+		}
 		var keys []string
-		for _, c := range a[0] {
+		for _, c := range digits {
 			keys = append(keys, string(c))
 		}
 		return r.press(ctx, keys)
@@ -314,7 +346,9 @@ func (r *run) step(ctx context.Context, st Step) error {
 	case "wait":
 		d, _ := time.ParseDuration(a[0])
 		return r.wait(ctx, d)
-	case "host stop", "host start", "expect balance":
+	case "phone login", "phone logout", "phone use", "phone bind", "phone activate", "phone scan", "phone read":
+		return r.phoneStep(ctx, st)
+	case "host stop", "host start", "expect balance", "expect card-status":
 		if r.h == nil {
 			return fmt.Errorf("%s: the host is not run by this driver", st.Verb)
 		}
@@ -375,6 +409,14 @@ func (r *run) step(ctx context.Context, st Step) error {
 		return nil
 	case "expect host":
 		return r.expectHost(ctx, a)
+	case "expect card-status":
+		return r.poll(ctx, func() (bool, string) {
+			got, err := r.h.CardStatus(ctx, a[0])
+			if err != nil {
+				return false, err.Error()
+			}
+			return string(got) == a[1], "card " + a[0] + " is " + string(got)
+		})
 	case "expect balance":
 		want, _ := parseAmount(a[1])
 		return r.poll(ctx, func() (bool, string) {
@@ -462,11 +504,36 @@ func (r *run) wait(ctx context.Context, d time.Duration) error {
 		}
 	}
 	for d > 0 {
+		// A request on its way to the host (an echo, a poll) is answered
+		// before its own timeout can be reached by moving time on.
+		if err := r.linkIdle(ctx); err != nil {
+			return err
+		}
 		s := min(d, time.Second)
 		r.clk.Advance(s)
 		d -= s
 		if err := r.settle(ctx); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// linkIdle waits, up to the run's patience, until no request to the
+// host awaits its answer (a stopped host never answers: then it returns
+// at once).
+func (r *run) linkIdle(ctx context.Context) error {
+	if r.d.Link == nil || r.hostStop == nil {
+		return nil
+	}
+	// Let a request the last step started reach the link first.
+	time.Sleep(time.Millisecond)
+	deadline := time.Now().Add(r.o.Patience)
+	for r.d.Link.InFlight() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/atmd/atmd/atm"
@@ -23,8 +24,10 @@ func loadConfig(t *testing.T) *atm.Config {
 
 // TestScenariosLeaveNoSecrets runs every scenario in sim/scenarios, keeps
 // everything each run wrote (journal, logs, host database and WAL, device
-// state), and then searches all of it for the seed's PINs in clear and,
-// in logs and journals, for unmasked PANs.
+// state), and then searches all of it for the seed's PINs, every other
+// secret the runs keyed or the phone read (new PINs, wrong PINs,
+// verification codes) in clear and, in logs and journals, for unmasked
+// PANs.
 func TestScenariosLeaveNoSecrets(t *testing.T) {
 	cfg := loadConfig(t)
 	files, _ := filepath.Glob("../scenarios/*.scn")
@@ -32,6 +35,13 @@ func TestScenariosLeaveNoSecrets(t *testing.T) {
 		t.Fatalf("only %d scenarios found", len(files))
 	}
 	root := t.TempDir()
+	var mu sync.Mutex
+	secrets := map[string]bool{}
+	opts := Options{KeepDir: true, Dir: root, Secrets: func(s string) {
+		mu.Lock()
+		secrets[s] = true
+		mu.Unlock()
+	}}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -41,7 +51,7 @@ func TestScenariosLeaveNoSecrets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := Run(context.Background(), cfg, sc, Options{KeepDir: true, Dir: root}); err != nil {
+		if err := Run(context.Background(), cfg, sc, opts); err != nil {
 			t.Errorf("scenario failed: %v", err)
 		}
 	}
@@ -56,8 +66,19 @@ func TestScenariosLeaveNoSecrets(t *testing.T) {
 			pans = append(pans, card.PAN)
 		}
 	}
-	// PINs keyed in the scenarios that are not seed PINs (wrong PINs).
-	pins = append(pins, "1111", "2222", "3333")
+	// Everything keyed into secure entry (wrong PINs, new PINs, codes)
+	// and every code or PIN the phone read.
+	if len(secrets) < 20 {
+		t.Fatalf("only %d secrets reported by the runs: the check would prove little", len(secrets))
+	}
+	for s := range secrets {
+		if len(s) >= 4 { // shorter: a PIN abandoned half-way, too short to search for
+			pins = append(pins, s)
+		}
+	}
+	// Personal data keyed for the activation's identity check, in the
+	// form keyed (the seed and the host database hold other forms).
+	pins = append(pins, "0966000606", "0966000999", "19900517", "19900518")
 	scanned := 0
 	err = filepath.Walk(root, func(path string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
@@ -70,7 +91,7 @@ func TestScenariosLeaveNoSecrets(t *testing.T) {
 		scanned++
 		for _, p := range pins {
 			if idx := bytes.Index(b, []byte(p)); idx >= 0 && !innocent(b, idx, len(p)) {
-				t.Errorf("%s contains a PIN in clear near %q", path, context20(b, idx))
+				t.Errorf("%s contains the secret %q in clear near %q", path, p, context20(b, idx))
 			}
 		}
 		if strings.HasSuffix(path, ".log") || strings.HasSuffix(path, ".jsonl") {
