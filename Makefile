@@ -19,7 +19,7 @@ build:
 ## run: atmd with simulated devices and the reference host, ready to use.
 run: build
 	@scripts/deps.sh run
-	$(BIN) run --config $(CONFIG)
+	$(BIN) run --config $(CONFIG) $(if $(RESET),--reset-host)
 
 ## test: every test — vet, format, unit and integration tests with the
 ## race detector, then every scenario file through the real CLI.

@@ -33,7 +33,7 @@ var version = ""
 const usage = `atmd — ATM terminal daemon
 
 usage:
-  atmd run      [--config FILE]            run the ATM (and the reference host if the config has one)
+  atmd run      [--config FILE] [--reset-host]  run the ATM (and the reference host if the config has one)
   atmd host     [--config FILE] [--reset]  run only the reference host
   atmd scenario [--config FILE] [-v] FILE...   run scenario files against a fresh ATM and host
   atmd status   [--config FILE] [--json]   ask the running atmd for its service state and devices
@@ -169,6 +169,7 @@ func signals() (context.Context, context.CancelFunc) {
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs, path := flags("run")
+	resetHost := fs.Bool("reset-host", false, "rebuild the reference host's database from the seed")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -180,7 +181,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signals()
 	defer stop()
 	start := time.Now()
-	d, err := atm.Start(ctx, cfg, atm.DaemonOptions{Log: log, Extend: func(d *atm.Daemon) error {
+	d, err := atm.Start(ctx, cfg, atm.DaemonOptions{Log: log, ResetHost: *resetHost, Extend: func(d *atm.Daemon) error {
 		// `atmd step` is ready before the control socket answers.
 		if d.Sim != nil {
 			if err := attachSteps(d, cfg); err != nil {

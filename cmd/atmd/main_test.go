@@ -154,6 +154,10 @@ func writeConfig(t *testing.T, o cfgOpts) string {
 	edit("listen: 127.0.0.1:5800", "listen: "+o.addr)
 	edit("db: ../var/sim/host.db", "db: "+filepath.Join(o.dir, "host.db"))
 	edit("seed: seed.yaml", "seed: "+seed)
+	// The mobile API and the web page on ports of their own: tests run
+	// in parallel, and beside a `make run`.
+	edit("listen: 127.0.0.1:5801", "listen: "+freeAddr(t))
+	edit("addr: 127.0.0.1:8080", "addr: "+freeAddr(t))
 	if o.fastLink {
 		edit("min_backoff: 1s", "min_backoff: 200ms")
 		edit("max_backoff: 10s", "max_backoff: 1s")
