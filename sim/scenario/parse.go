@@ -148,11 +148,14 @@ func check(verb string, args []string) error {
 		}
 	case "phone scan":
 		rest := args
+		if len(rest) == 1 && rest[0] == "keep" {
+			return nil
+		}
 		if len(rest) > 0 && rest[0] == "again" {
 			rest = rest[1:]
 		}
 		if len(rest) != 0 && (len(rest) != 2 || rest[0] != "refused") {
-			return fmt.Errorf("expected [again] [refused ERROR-CODE]")
+			return fmt.Errorf("expected keep, or [again] [refused ERROR-CODE]")
 		}
 	case "phone read":
 		if args[0] != "push" && args[0] != "sms" {

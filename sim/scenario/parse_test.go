@@ -52,6 +52,13 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"expect host 02x0\n", "not an MTI"},
 		{"# only a comment\n", "no steps"},
 		{"expect card lost\n", "card must be"},
+		{"phone read push pin\n", "read a code or a default-pin"},
+		{"phone read mail code\n", "read push or sms"},
+		{"phone scan twice\n", "expected keep"},
+		{"phone scan again refused\n", "expected keep"},
+		{"phone login\n", "usage: phone login USER"},
+		{"enter phony\n", "is not digits"},
+		{"expect card-status david-new lost\n", "status must be"},
 	} {
 		_, err := Parse("x.scn", []byte(tc.src))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -67,6 +74,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("insert card alice-debit\nenter 4931\npress enter\nexpect screen main-menu\n"))
 	f.Add([]byte(`expect receipt contains "a \"b\" c" # x`))
 	f.Add([]byte("title: x\nwait 1s\nexpect cash 1,000.50 notes 500x2\n"))
+	f.Add([]byte("phone login david\nphone activate david-new\nphone scan again refused used\nphone read sms code\nenter phone\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sc, err := Parse("f", data)
 		if err != nil {

@@ -104,6 +104,9 @@ func (r *run) phoneStep(ctx context.Context, st Step) error {
 			return err
 		}
 		ph.lastQR = payload
+		if len(rest) == 1 && rest[0] == "keep" {
+			return nil // read, not submitted (yet)
+		}
 		_, err := ph.app.Scan(pctx, payload)
 		if len(rest) == 2 {
 			var ae *phone.APIError
