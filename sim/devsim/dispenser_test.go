@@ -199,7 +199,7 @@ func TestDispenserCassetteStatus(t *testing.T) {
 			for i, n := range tc.counts {
 				cs = append(cs, dispenser.Cassette{ID: i + 1, Denomination: 10000 * int64(i+1), Currency: "TWD", Count: n, Low: 10})
 			}
-			if err := d.Load(cs); err != nil {
+			if err := d.Load(context.Background(), cs); err != nil {
 				t.Fatal(err)
 			}
 			st := d.Status()
@@ -218,7 +218,7 @@ func TestDispenserCassetteStatus(t *testing.T) {
 
 func TestDispenserDispenseDrainsToLow(t *testing.T) {
 	d := newDsp(t, dspOptions(""))
-	if err := d.Load([]dispenser.Cassette{{ID: 1, Denomination: 100000, Currency: "TWD", Count: 12, Low: 10}}); err != nil {
+	if err := d.Load(context.Background(), []dispenser.Cassette{{ID: 1, Denomination: 100000, Currency: "TWD", Count: 12, Low: 10}}); err != nil {
 		t.Fatal(err)
 	}
 	if st := d.Status(); st.Fault != "" {
@@ -475,7 +475,7 @@ func TestDispenserTakeWaitsForPresent(t *testing.T) {
 func TestDispenserLoad(t *testing.T) {
 	d := newDsp(t, dspOptions(t.TempDir()))
 	cs := []dispenser.Cassette{{ID: 4, Denomination: 200000, Currency: "TWD", Count: 500}}
-	if err := d.Load(cs); err != nil {
+	if err := d.Load(context.Background(), cs); err != nil {
 		t.Fatal(err)
 	}
 	got := d.Counters()
@@ -485,7 +485,7 @@ func TestDispenserLoad(t *testing.T) {
 	if c := d.Capabilities().Cassettes; c != 1 {
 		t.Errorf("Capabilities().Cassettes = %d", c)
 	}
-	if err := d.Load([]dispenser.Cassette{{ID: 1, Denomination: 0, Currency: "TWD"}}); !errors.Is(err, hal.ErrInvalid) {
+	if err := d.Load(context.Background(), []dispenser.Cassette{{ID: 1, Denomination: 0, Currency: "TWD"}}); !errors.Is(err, hal.ErrInvalid) {
 		t.Errorf("Load of a cassette without a denomination = %v, want ErrInvalid", err)
 	}
 	if !reflect.DeepEqual(d.Counters(), got) {
