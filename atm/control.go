@@ -12,20 +12,24 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/atmd/atmd/maint"
 )
 
 // ControlRequest is one command on the local control socket: a JSON
 // object on one line.
 type ControlRequest struct {
-	Cmd  string `json:"cmd"`            // "status", "step"
-	Step string `json:"step,omitempty"` // for "step": one scenario line, e.g. "insert card alice-debit"
+	Cmd   string         `json:"cmd"`             // "status", "step", "maint"
+	Step  string         `json:"step,omitempty"`  // for "step": one scenario line, e.g. "insert card alice-debit"
+	Maint *maint.Request `json:"maint,omitempty"` // for "maint": supervisor mode (`atmd maint`)
 }
 
 // ControlResponse answers it: a JSON object on one line.
 type ControlResponse struct {
-	OK     bool      `json:"ok"`
-	Error  string    `json:"error,omitempty"`
-	Status *Snapshot `json:"status,omitempty"`
+	OK     bool            `json:"ok"`
+	Error  string          `json:"error,omitempty"`
+	Status *Snapshot       `json:"status,omitempty"`
+	Maint  *maint.Response `json:"maint,omitempty"`
 }
 
 // ServeControl serves the local control socket at path until ctx ends.

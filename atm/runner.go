@@ -248,6 +248,12 @@ func (r *Runner) Operate(ctx context.Context, op flows.Operator) error {
 	return r.post(ctx, item{ev: op, done: make(chan struct{})})
 }
 
+// Rekey has the working keys exchanged with the host again at the next
+// health check (after a new master key was loaded).
+func (r *Runner) Rekey(ctx context.Context) error {
+	return r.post(ctx, item{call: func() { r.keysReady, r.retryAt = false, time.Time{} }, done: make(chan struct{})})
+}
+
 // Sync waits until every event posted before it has been processed.
 func (r *Runner) Sync(ctx context.Context) error {
 	return r.post(ctx, item{done: make(chan struct{})})
