@@ -660,3 +660,80 @@ func TestMaintWaitsForTheCustomer(t *testing.T) {
 		t.Errorf("CASH-TAKEN at %d, SUPERVISOR-ENTERED at %d: supervisor mode began before the session ended", i, j)
 	}
 }
+
+// ---- the panel: supervisor switch, PIN pad, customer screen, operator display ----
+
+// press plays the technician at the PIN pad; it waits until the menu
+// takes keys.
+func (g *mrig) press(keys ...pinpad.Key) {
+	g.t.Helper()
+	ctx, cancel := context.WithTimeout(g.ctx, 20*time.Second)
+	defer cancel()
+	for _, k := range keys {
+		if err := g.d.Sim.PinPad.Press(ctx, k); err != nil {
+			g.t.Fatalf("press %s: %v (screen %s, entry %q)", k, err, g.d.Sim.Display.Current().ID, g.d.Sim.PinPad.Active())
+		}
+	}
+}
+
+func (g *mrig) screen(id string) display.Screen {
+	g.t.Helper()
+	var s display.Screen
+	g.waitFor("screen "+id, func() (bool, string) {
+		s = g.d.Sim.Display.Current()
+		return s.ID == id, s.ID
+	})
+	return s
+}
+
+func TestMaintPanel(t *testing.T) {
+	g := newMaintRig(t)
+	if err := g.d.Sim.Sensors.Set("supervisor", true); err != nil {
+		t.Fatal(err)
+	}
+	g.screen("maint-login")
+	if s := g.d.Runner.Snapshot(); s.State != "supervisor" || s.Service != "out-of-service" || s.Reason != "supervisor mode" {
+		t.Errorf("snapshot %+v", s)
+	}
+	g.waitFor("the operator display", func() (bool, string) {
+		l := g.d.Sim.OpDisplay.Lines()
+		return len(l) > 0 && l[0] == "Supervisor mode", fmt.Sprint(l)
+	})
+	g.press("1", "0", "0", "1", pinpad.KeyEnter, "1", "2", "3", "4", pinpad.KeyEnter)
+	g.screen("maint-main")
+	// A test dispense from the panel: notes to the reject bin only.
+	g.press(pinpad.F2, pinpad.F3)
+	g.screen("maint-dispense-cassette")
+	g.press(pinpad.F1)
+	g.press("1", pinpad.KeyEnter, pinpad.F1)
+	if text := g.screen("maint-result").Text(); !strings.Contains(text, "1 note(s) went into the reject bin") {
+		t.Errorf("result:\n%s", text)
+	}
+	if len(g.d.Sim.Dispenser.Tray()) > 0 || g.d.Devices.Dispenser.Status().Extra["shutter"] != "closed" {
+		t.Error("the test dispense reached the tray")
+	}
+	g.press(pinpad.F8, pinpad.F8, pinpad.F8) // back to login: logged out
+	g.screen("maint-login")
+	if s := g.status(); !s.Switch || len(s.Sessions) != 0 {
+		t.Errorf("status after logout %+v", s)
+	}
+	// The switch off ends supervisor mode; the customer's screen is back.
+	if err := g.d.Sim.Sensors.Set("supervisor", false); err != nil {
+		t.Fatal(err)
+	}
+	g.screen("welcome")
+	g.waitFor("in service", func() (bool, string) {
+		s := g.d.Runner.Snapshot()
+		return s.Service == "in-service", s.Service
+	})
+	for _, k := range []string{"SUPERVISOR-SWITCH", "MAINT-LOGIN", "MAINT-TEST-DISPENSE-INTENT", "MAINT-TEST-DISPENSE", "MAINT-LOGOUT", "SUPERVISOR-EXITED"} {
+		if len(g.records(k)) == 0 {
+			t.Errorf("no %s record", k)
+		}
+	}
+	if r := g.records("MAINT-LOGIN"); len(r) == 0 || r[0].Fields["console"] != "panel" {
+		t.Errorf("MAINT-LOGIN %v", r)
+	}
+	// A customer is served again, with the PIN pad back in the flows' hands.
+	g.withdraw("alice-debit", pinpad.F1)
+}

@@ -400,6 +400,9 @@ func (s *Supervisor) export(o OpExport) Result {
 		if s.o.ExportDir == "" {
 			return Result{Err: ErrNoExport}
 		}
+		if err := os.MkdirAll(s.o.ExportDir, 0o700); err != nil {
+			return Result{Err: fmt.Errorf("maint: export: %w", err)}
+		}
 		path = filepath.Join(s.o.ExportDir, fmt.Sprintf("journal-%s-%s.jsonl", s.o.ATM, s.o.Clock.Now().UTC().Format("20060102T150405Z")))
 	}
 	recs := o.Filter.Apply(s.o.Journal.Records(nil))

@@ -808,6 +808,7 @@ func (m *Menu) statusKey(k pinpad.Key) {
 		m.st = stFault
 		f := m.fault
 		lines := []string{
+			f.Entry.TitleZH,
 			"Code: " + f.Code + " (" + f.Entry.Severity.String() + ")",
 			"Device: " + where(f),
 			"Since: " + f.Since.Format("2006-01-02 15:04:05") + " (" + f.Duration(m.now).Round(time.Second).String() + ")",
@@ -819,7 +820,7 @@ func (m *Menu) statusKey(k pinpad.Key) {
 			lines = append(lines, "While it lasts, no "+f.Entry.Degrades)
 		}
 		lines = append(lines, "Cause: "+f.Entry.Cause, "Remedy: "+f.Entry.Remedy)
-		m.menu(screen("maint-fault", f.Entry.Title+" ("+f.Entry.TitleZH+")", lines...), item("F8", "back", "Back"))
+		m.menu(screen("maint-fault", f.Entry.Title, lines...), item("F8", "back", "Back"))
 	}
 }
 
