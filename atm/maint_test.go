@@ -737,3 +737,93 @@ func TestMaintPanel(t *testing.T) {
 	// A customer is served again, with the PIN pad back in the flows' hands.
 	g.withdraw("alice-debit", pinpad.F1)
 }
+
+// Key loading under dual control from the menu: the master key of
+// configs/sim.yaml again, from its two components keyed by two
+// custodians; the devices answer its check value and the working keys
+// are exchanged with the host again under it.
+func TestMaintKeyLoading(t *testing.T) {
+	g := newMaintRig(t)
+	hex := func(s string) []string {
+		var out []string
+		for _, c := range s {
+			k := string(c)
+			if c >= 'A' && c <= 'F' {
+				k = "F" + string(rune('1'+c-'A'))
+			}
+			out = append(out, k)
+		}
+		return out
+	}
+	exchanges := len(g.records("KEYS-EXCHANGED"))
+	c := g.open()
+	c.login("1001", "1234")
+	c.keys("F7")
+	c.want("maint-key-component")
+	c.keys(hex("9D51835E014C8AEFA232B5F1CDAB1698")...)
+	if !strings.Contains(c.want("maint-key-kcv").Text(), "027B3B") {
+		t.Fatalf("component 1:\n%s", c.scr.Text())
+	}
+	c.keys("F1")
+	c.keys(append(digits("1002"), "ENTER")...)
+	c.keys(append(digits("5678"), "ENTER")...)
+	c.want("maint-key-component")
+	c.keys(hex("F720CE5761618A98321F16A42532763E")...)
+	c.keys("F1")
+	if !strings.Contains(c.want("maint-confirm").Text(), "D27A3F") {
+		t.Fatalf("confirm:\n%s", c.scr.Text())
+	}
+	c.keys("F1")
+	text := c.want("maint-result").Text()
+	for _, w := range []string{"pinpad: loaded, check value D27A3F", "dispenser: loaded, check value D27A3F"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("result lacks %q:\n%s", w, text)
+		}
+	}
+	c.exit()
+	if l := g.records("MAINT-KEY-LOADED"); len(l) != 1 || l[0].Fields["result"] != "ok" || l[0].Fields["custodians"] != "1001,1002" {
+		t.Errorf("MAINT-KEY-LOADED %v", l)
+	}
+	g.waitFor("a new key exchange", func() (bool, string) {
+		n := len(g.records("KEYS-EXCHANGED"))
+		s := g.d.Runner.Snapshot()
+		return n > exchanges && s.Service == "in-service", fmt.Sprintf("%d exchanges, %s", n, s.Service)
+	})
+	for _, r := range g.d.Journal.Records(nil) {
+		if strings.Contains(r.String(), "9D51835E") || strings.Contains(r.String(), "F720CE57") {
+			t.Errorf("key material in the journal: %s", r.Kind)
+		}
+	}
+	g.withdraw("alice-debit", pinpad.F1) // PIN blocks and tokens under the new keys
+}
+
+// The maint section is checked like the rest of the config.
+func TestMaintConfig(t *testing.T) {
+	base := readSim(t)
+	good, err := atm.ParseConfig([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(good.Maint.Technicians); n != 3 || good.Maint.MaxTries != 3 || good.Maint.Lockout != 15*time.Minute {
+		t.Errorf("maint section %+v", good.Maint)
+	}
+	hash := `"pbkdf2-sha256$200000$c2LvLcHAaaQkCyOR5faY3w$pZ3q9pWGzkOn_kC7MQUYaPHi6aZi52KfYjWUxuviiUw"`
+	for _, tc := range []struct{ section, want string }{
+		{`maint: {technicians: [{id: "12a", pin_hash: ` + hash + `}]}`, "maint.technicians[0].id"},
+		{`maint: {technicians: [{id: "1", pin_hash: ` + hash + `}, {id: "1", pin_hash: ` + hash + `}]}`, "maint.technicians[1].id"},
+		{`maint: {technicians: [{id: "1", pin_hash: "1234"}]}`, "maint.technicians[0].pin_hash"},
+		{`maint: {technicians: [{id: "1", pin_hash: ` + hash + `, roles: [root]}]}`, "maint.technicians[0].roles"},
+		{`maint: {max_tries: 99}`, "maint.max_tries"},
+		{`maint: {technicians: [{id: "1", pin: "1234"}]}`, "pin"},
+	} {
+		i := strings.Index(base, "\nmaint:\n")
+		j := strings.Index(base, "\n# The reference host")
+		if i < 0 || j < i {
+			t.Fatal("configs/sim.yaml: no maint section before the host")
+		}
+		text := base[:i] + "\n" + tc.section + "\n" + base[j:]
+		if _, err := atm.ParseConfig([]byte(text)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %s", tc.section, err, tc.want)
+		}
+	}
+}

@@ -516,7 +516,7 @@ func (s *Supervisor) loadKey(ctx context.Context, comps [][]byte) Result {
 			return Result{Err: fmt.Errorf("%w: the %s cannot load keys", ErrUnsupported, dev.name), Lines: lines}
 		}
 		if d, ok := dev.dev.(deleter); ok {
-			if err := d.DeleteKey(ctx, masterKey); err != nil && !errors.Is(err, pinpad.ErrNoKey) {
+			if err := d.DeleteKey(ctx, masterKey); err != nil && !errors.Is(err, pinpad.ErrNoKey) && !errors.Is(err, dispenser.ErrNoKey) {
 				return Result{Err: fmt.Errorf("%s: erasing the old master key: %w", dev.name, err), Lines: lines}
 			}
 		}

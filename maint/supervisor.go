@@ -105,6 +105,7 @@ type Supervisor struct {
 	log  zerolog.Logger
 
 	in      chan func()   // run in the loop
+	done    chan struct{} // closed when Run has returned
 	readyCh chan struct{} // Supervising was called
 	readyOn bool          // guarded by readyMu
 	readyMu sync.Mutex
@@ -178,7 +179,7 @@ func NewSupervisor(o Options) (*Supervisor, error) {
 		return nil, err
 	}
 	s := &Supervisor{o: o, auth: auth, log: o.Log, in: make(chan func(), 16), readyCh: make(chan struct{}, 1),
-		opCh: make(chan struct{}, 1), sessions: map[string]*session{}, readyBC: make(chan struct{})}
+		opCh: make(chan struct{}, 1), sessions: map[string]*session{}, readyBC: make(chan struct{}), done: make(chan struct{})}
 	s.outOfSvc, err = loadOutOfService(o.StateFile)
 	if err != nil {
 		return nil, err
@@ -212,6 +213,7 @@ func (s *Supervisor) OutOfService() bool {
 // and gives the PIN pad back.
 func (s *Supervisor) Run(ctx context.Context) error {
 	s.ctx = ctx
+	defer close(s.done)
 	if s.outOfSvc {
 		s.wish(false, true)
 	}
@@ -243,6 +245,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 }
 
+// ErrStopped: supervisor mode is not running (the daemon stops).
+var ErrStopped = errors.New("maint: supervisor mode stopped")
+
 // post runs f in the loop and waits for it.
 func (s *Supervisor) post(ctx context.Context, f func()) error {
 	done := make(chan struct{})
@@ -250,17 +255,21 @@ func (s *Supervisor) post(ctx context.Context, f func()) error {
 	case s.in <- func() { f(); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.done:
+		return ErrStopped
 	}
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.done:
+		return ErrStopped
 	}
 }
 
 // postAsync runs f in the loop later; it never blocks the caller past
-// the loop's end.
+// the loop's end. Only goroutines Run started call it.
 func (s *Supervisor) postAsync(f func()) {
 	select {
 	case s.in <- f:

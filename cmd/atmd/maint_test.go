@@ -33,9 +33,17 @@ func startMaintATM(t *testing.T) (cfg, dir string, p *proc) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Replace(string(b), "export_dir: ../var/sim/export", "export_dir: "+filepath.Join(dir, "usb"), 1)
-	if text == string(b) {
-		t.Fatal("configs/sim.yaml has no maint export_dir")
+	text := string(b)
+	for _, r := range [][2]string{
+		{"export_dir: ../var/sim/export", "export_dir: " + filepath.Join(dir, "usb")},
+		// No fixed ports: other tests may be running beside these.
+		{"addr: 127.0.0.1:8080", "addr: 127.0.0.1:0"},
+		{"listen: 127.0.0.1:5801", "listen: 127.0.0.1:0"},
+	} {
+		if !strings.Contains(text, r[0]) {
+			t.Fatalf("configs/sim.yaml has no %q", r[0])
+		}
+		text = strings.Replace(text, r[0], r[1], 1)
 	}
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

@@ -87,11 +87,12 @@ type Dev struct {
 }
 
 var (
-	_ dispenser.Dispenser = (*Dev)(nil)
-	_ dispenser.Recoverer = (*Dev)(nil)
-	_ dispenser.KeyLoader = (*Dev)(nil)
-	_ dispenser.Tester    = (*Dev)(nil)
-	_ dispenser.Loader    = (*Dev)(nil)
+	_ dispenser.Dispenser  = (*Dev)(nil)
+	_ dispenser.Recoverer  = (*Dev)(nil)
+	_ dispenser.KeyLoader  = (*Dev)(nil)
+	_ dispenser.Tester     = (*Dev)(nil)
+	_ dispenser.KeyDeleter = (*Dev)(nil)
+	_ dispenser.Loader     = (*Dev)(nil)
 
 	_ dispenser.RetractCounter = (*Dev)(nil)
 )
@@ -363,7 +364,7 @@ func (d *Dev) setDown(f *hal.Fault) {
 // device did, and the next command does not find the device busy.
 var committed = map[byte]bool{
 	opDispense: true, opTestDispense: true, opPresent: true, opRetract: true,
-	opCloseShutter: true, opHalt: true, opLoad: true, opLoadKey: true,
+	opCloseShutter: true, opHalt: true, opLoad: true, opLoadKey: true, opDeleteKey: true,
 }
 
 // call sends a command with a new SEQ and returns its decoded header.
@@ -921,6 +922,37 @@ func (d *Dev) LoadKey(ctx context.Context, name, kek string, value []byte) ([]by
 	}
 	d.log.Info().Str("key", name).Hex("kcv", kcv).Msg("key loaded")
 	return slices.Clone(kcv), nil
+}
+
+// DeleteKey erases a key in the dispenser (DELETE-KEY), before a new
+// master key is loaded as components; a key that is not loaded is
+// dispenser.ErrNoKey.
+func (d *Dev) DeleteKey(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cdm: delete key: %w", err)
+	}
+	e := &encoder{}
+	e.lstr([]byte(name), "key name")
+	data, err := e.result("delete key")
+	if err != nil {
+		return err
+	}
+	if err := d.acquire(ctx, "delete key"); err != nil {
+		return err
+	}
+	defer d.release()
+	r, raw, err := d.call(ctx, opDeleteKey, data, d.opts.CommandTimeout)
+	if err != nil {
+		return err
+	}
+	switch r.status {
+	case rsOK:
+		d.log.Info().Str("key", name).Msg("key deleted")
+		return nil
+	case rsNotReady:
+		return fmt.Errorf("cdm: delete key %q: %w", name, dispenser.ErrNoKey)
+	}
+	return refusal(opDeleteKey, r, raw)
 }
 
 func count(ns []dispenser.Notes) int {

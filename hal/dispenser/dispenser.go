@@ -166,6 +166,14 @@ type Loader interface {
 	Load(ctx context.Context, cs []Cassette) error
 }
 
+// KeyDeleter is the optional ability to erase a key (its bytes
+// overwritten), so that a new master key can be loaded as components:
+// a component is XORed into a key of the same name. A key that is not
+// loaded is ErrNoKey.
+type KeyDeleter interface {
+	DeleteKey(ctx context.Context, name string) error
+}
+
 // RetractCounter is the optional ability to report how many notes the
 // retract bin has received since the device was new.
 type RetractCounter interface {
@@ -221,6 +229,7 @@ var (
 	ErrCannotMake   = errors.New("dispenser: amount cannot be made from the cassettes")
 	ErrNothingStack = errors.New("dispenser: no notes to present or retract")
 	ErrShutter      = errors.New("dispenser: shutter fault")
+	ErrNoKey        = errors.New("dispenser: key not loaded")
 )
 
 // PartialError reports a dispense that stopped part way.

@@ -111,12 +111,13 @@ type Dispenser struct {
 }
 
 var (
-	_ dispenser.Dispenser = (*Dispenser)(nil)
-	_ dispenser.Recoverer = (*Dispenser)(nil)
-	_ dispenser.KeyLoader = (*Dispenser)(nil)
-	_ dispenser.Tester    = (*Dispenser)(nil)
-	_ dispenser.Loader    = (*Dispenser)(nil)
-	_ Faulty              = (*Dispenser)(nil)
+	_ dispenser.Dispenser  = (*Dispenser)(nil)
+	_ dispenser.Recoverer  = (*Dispenser)(nil)
+	_ dispenser.KeyLoader  = (*Dispenser)(nil)
+	_ dispenser.Tester     = (*Dispenser)(nil)
+	_ dispenser.KeyDeleter = (*Dispenser)(nil)
+	_ dispenser.Loader     = (*Dispenser)(nil)
+	_ Faulty               = (*Dispenser)(nil)
 
 	_ dispenser.RetractCounter = (*Dispenser)(nil)
 )
@@ -231,6 +232,27 @@ func (d *Dispenser) LoadKey(ctx context.Context, name, kek string, value []byte)
 	}
 	d.opts.Log.Info().Str("key", name).Str("kcv", hex.EncodeToString(kcv)).Msg("key loaded")
 	return kcv, nil
+}
+
+// DeleteKey erases a key (dispenser.KeyDeleter); dispenser.ErrNoKey
+// when it is not loaded. The dispense key stays in force when the master
+// key is deleted.
+func (d *Dispenser) DeleteKey(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("devsim: dispenser: delete key: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fault == "DSP-OFFLINE" {
+		return d.faultErr()
+	}
+	old, ok := d.keys[name]
+	if !ok {
+		return fmt.Errorf("devsim: dispenser: delete key %q: %w", name, dispenser.ErrNoKey)
+	}
+	pinblock.Wipe(old)
+	delete(d.keys, name)
+	return nil
 }
 
 // Take plays the customer taking the presented notes. It blocks until

@@ -1,6 +1,7 @@
 package devsim
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"github.com/atmd/atmd/hal"
 	"github.com/atmd/atmd/hal/dispenser"
 	"github.com/atmd/atmd/hal/dispenser/dispensertest"
+	"github.com/atmd/atmd/internal/pinblock"
 )
 
 var dspKey = []byte("sim-dispense-key-0123456789abcdef")
@@ -529,4 +531,22 @@ func FuzzParseDispenserState(f *testing.F) {
 			t.Fatalf("round trip changed the state: %+v -> %+v", st, st2)
 		}
 	})
+}
+
+func TestDispenserDeleteKey(t *testing.T) {
+	d := newDsp(t, dspOptions(""))
+	ctx := context.Background()
+	if err := d.DeleteKey(ctx, "tmk"); !errors.Is(err, dispenser.ErrNoKey) {
+		t.Fatalf("DeleteKey of no key = %v", err)
+	}
+	comp := bytes.Repeat([]byte{0x11, 0x22}, 8)
+	want, _ := pinblock.KCV(comp)
+	for i := 0; i < 2; i++ {
+		if kcv, err := d.LoadKey(ctx, "tmk", "", comp); err != nil || !bytes.Equal(kcv, want) {
+			t.Fatalf("load %d: %X, %v", i+1, kcv, err)
+		}
+		if err := d.DeleteKey(ctx, "tmk"); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
