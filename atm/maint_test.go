@@ -19,6 +19,7 @@ import (
 	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/health"
 	"github.com/atmd/atmd/internal/clock"
+	"github.com/atmd/atmd/internal/mask"
 	"github.com/atmd/atmd/journal"
 	"github.com/atmd/atmd/maint"
 	"github.com/atmd/atmd/sim/host"
@@ -824,6 +825,91 @@ func TestMaintConfig(t *testing.T) {
 		text := base[:i] + "\n" + tc.section + "\n" + base[j:]
 		if _, err := atm.ParseConfig([]byte(text)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error naming %s", tc.section, err, tc.want)
+		}
+	}
+}
+
+// The device tests through the local command: the card read shows the
+// PAN masked and gives the card back; the NFC test is read by a phone;
+// the displays, sensors, PIN pad and printer answer. The ATM is in
+// supervisor mode only while they run.
+func TestMaintDeviceTests(t *testing.T) {
+	g := newMaintRig(t)
+	c, _ := g.seed.Card("alice-debit")
+	run := func(device string, play func(ctx context.Context) error) maint.Response {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(g.ctx, 20*time.Second)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() {
+			if play == nil {
+				errc <- nil
+				return
+			}
+			errc <- play(ctx)
+		}()
+		resp, err := g.d.Maint.Handle(ctx, maint.Request{Op: "run", Tech: "1003", PIN: "2468", Action: "test", Args: map[string]string{"device": device}})
+		if err != nil {
+			t.Fatalf("test %s: %v %v", device, err, resp.Lines)
+		}
+		if err := <-errc; err != nil {
+			t.Fatalf("playing the technician for %s: %v", device, err)
+		}
+		return resp
+	}
+	supervising := func(ctx context.Context) error {
+		for g.d.Runner.Snapshot().State != "supervisor" {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil
+	}
+	resp := run("cardreader", func(ctx context.Context) error {
+		// Not before supervisor mode: a card inserted now would be a
+		// customer's.
+		if err := supervising(ctx); err != nil {
+			return err
+		}
+		if err := g.d.Sim.CardReader.Insert(ctx, atm.SeedCard(c)); err != nil {
+			return err
+		}
+		return g.d.Sim.CardReader.Take(ctx)
+	})
+	text := strings.Join(resp.Lines, "\n")
+	if !strings.Contains(text, mask.PAN(c.PAN)) || strings.Contains(text, c.PAN) || !strings.Contains(text, "given back and taken") {
+		t.Errorf("card read test:\n%s", text)
+	}
+	resp = run("nfctag", func(ctx context.Context) error {
+		for {
+			if _, err := g.d.Sim.NFCTag.Tap(ctx); err == nil {
+				return nil
+			} else if ctx.Err() != nil {
+				return err
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	if resp.Fields["read"] != "yes" {
+		t.Errorf("NFC test: %v %v", resp.Lines, resp.Fields)
+	}
+	for _, dev := range []string{"display", "sensors", "pinpad", "printer"} {
+		resp = run(dev, nil)
+		if len(resp.Lines) == 0 {
+			t.Errorf("test %s said nothing", dev)
+		}
+	}
+	if n := len(g.d.Sim.Printer.Receipts()); n != 1 {
+		t.Errorf("%d receipts printed, want the test print", n)
+	}
+	g.waitFor("supervisor mode to end", func() (bool, string) {
+		s := g.d.Runner.Snapshot()
+		return s.State == "idle", s.State
+	})
+	for _, r := range g.records("MAINT-TEST") {
+		if r.Fields["tech"] != "1003" || r.Fields["result"] != "ok" || strings.Contains(r.String(), c.PAN) {
+			t.Errorf("MAINT-TEST %v", r)
 		}
 	}
 }

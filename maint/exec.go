@@ -97,6 +97,15 @@ func (s *Supervisor) test(ctx context.Context, device string) Result {
 		ctx, cancel := s.timeout(ctx, s.o.TestWait)
 		defer cancel()
 		c, err := d.CardReader.Accept(ctx)
+		for tries := 0; errors.Is(err, hal.ErrBusy) && tries < 20; tries++ {
+			// The flows' own wait for a card is still letting go of the
+			// reader; it does within moments.
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			c, err = d.CardReader.Accept(ctx)
+		}
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return Result{Err: fmt.Errorf("no card inserted within %v", s.o.TestWait)}
@@ -109,7 +118,7 @@ func (s *Supervisor) test(ctx context.Context, device string) Result {
 		if err := d.CardReader.Eject(ectx); err != nil {
 			return Result{Err: fmt.Errorf("card read, but not given back: %w", err), Lines: lines}
 		}
-		fields := map[string]string{"pan": mask.PAN(c.PAN), "tech": string(c.Technology)}
+		fields := map[string]string{"pan": mask.PAN(c.PAN), "card": string(c.Technology)}
 		tctx, tcancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.TestWait)
 		defer tcancel()
 		if err := d.CardReader.WaitTaken(tctx); err != nil {

@@ -254,16 +254,30 @@ func (m *Menu) touch() { m.deadline = m.now.Add(m.cfg.Timeout) }
 
 func (m *Menu) emit(e ...Effect) { m.out = append(m.out, e...) }
 
-// journal writes a record with the technician and the console.
+// journal writes a record with the technician and the console (which
+// no other field may replace).
 func (m *Menu) journal(kind string, kv ...string) {
-	f := map[string]string{"console": m.cfg.Console}
+	id := ""
 	if m.tech != nil {
-		f["tech"] = m.tech.ID
+		id = m.tech.ID
 	}
+	m.emit(Journal{Kind: kind, Fields: fields(m.cfg.Console, id, kv...)})
+}
+
+// fields makes a journal record's fields: kv, then the console and the
+// technician.
+func fields(console, tech string, kv ...string) map[string]string {
+	f := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		f[kv[i]] = kv[i+1]
 	}
-	m.emit(Journal{Kind: kind, Fields: f})
+	f["console"] = console
+	if tech != "" {
+		f["tech"] = tech
+	} else {
+		delete(f, "tech")
+	}
+	return f
 }
 
 // do starts an op; then runs when its result arrives.
@@ -536,14 +550,7 @@ func (m *Menu) login() {
 
 // journalAs journals for a technician who is not logged in (yet).
 func (m *Menu) journalAs(id, kind string, kv ...string) {
-	m.emit(Journal{Kind: kind, Fields: withFields(map[string]string{"console": m.cfg.Console, "tech": id}, kv...)})
-}
-
-func withFields(f map[string]string, kv ...string) map[string]string {
-	for i := 0; i+1 < len(kv); i += 2 {
-		f[kv[i]] = kv[i+1]
-	}
-	return f
+	m.emit(Journal{Kind: kind, Fields: fields(m.cfg.Console, id, kv...)})
 }
 
 // logout ends the technician's session, if there is one.

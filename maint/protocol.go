@@ -277,7 +277,7 @@ func (s *Supervisor) login(ctx context.Context, r Request, what string) (Technic
 	now := s.o.Clock.Now()
 	t, wrong, locked, err := s.auth.Check(now, r.Tech, r.PIN)
 	f := func(kv ...string) map[string]string {
-		return withFields(map[string]string{"console": ConsoleLocal, "tech": r.Tech, "command": what}, kv...)
+		return fields(ConsoleLocal, r.Tech, append(kv, "command", what)...)
 	}
 	switch {
 	case errors.Is(err, ErrLocked):
@@ -313,7 +313,7 @@ func (s *Supervisor) journalRequest(ctx context.Context, r Request) (Response, e
 	if r.Export != "" {
 		kind, kv = "MAINT-JOURNAL-EXPORT", append(kv, "path", r.Export)
 	}
-	if _, err := s.o.Journal.Append(kind, "", withFields(map[string]string{"console": ConsoleLocal, "tech": t.ID}, kv...)); err != nil {
+	if _, err := s.o.Journal.Append(kind, "", fields(ConsoleLocal, t.ID, kv...)); err != nil {
 		return Response{}, ErrJournal
 	}
 	return Response{Records: recs}, nil
@@ -329,7 +329,7 @@ func (s *Supervisor) runRequest(ctx context.Context, r Request) (Response, error
 	}
 	a := r.Args
 	jr := func(kind string, kv ...string) error {
-		_, err := s.o.Journal.Append(kind, "", withFields(map[string]string{"console": ConsoleLocal, "tech": t.ID}, kv...))
+		_, err := s.o.Journal.Append(kind, "", fields(ConsoleLocal, t.ID, kv...))
 		return err
 	}
 	var op Op
