@@ -71,7 +71,7 @@ a vital fault stays vital on any device.
 - **The journal** has a FAULT-RAISED and a FAULT-CLEARED record for each.
 - **The host** receives the active faults in the host-link status message (0800 with
   field 70 = 360, sent after every sign-on and whenever the service or the faults
-  change; [hostlink.md](hostlink.md) §6c): field 48,
+  change; [hostlink.md](hostlink.md) §6d): field 48,
   tag ` + "`DS`" + `, value ` + "`device=CODE[@unit][,CODE[@unit]...][;device=...][;+N]`" + `, for example
   ` + "`dispenser=DSP-CASS-EMPTY@cassette.2,DSP-JAM;printer=PRN-PAPER-LOW`" + `. An empty value
   (` + "`DS000`" + `) means no fault; at most 512 characters, the most severe kept, and a final
