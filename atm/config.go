@@ -27,6 +27,8 @@ type Config struct {
 	// (`atmd run`), or alone (`atmd host`).
 	Host *host.Config `yaml:"host"`
 	Log  LogConfig    `yaml:"log"`
+	// Maint is supervisor mode: technicians and limits (maint.go).
+	Maint MaintConfig `yaml:"maint"`
 
 	dir string // the config file's directory
 }
@@ -361,6 +363,7 @@ func (c *Config) defaults() {
 		}
 	}
 	c.Devices.defaults()
+	c.Maint.defaults()
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -416,6 +419,7 @@ func (c *Config) Validate() error {
 		bad("log.format", "must be auto, console or json")
 	}
 	c.Devices.validate(bad)
+	c.Maint.validate(bad)
 	if t := c.HostLink.TLS; t != nil && (t.CA == "" || t.Cert == "" || t.Key == "") {
 		bad("host_link.tls", "needs ca, cert and key")
 	}

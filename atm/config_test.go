@@ -328,6 +328,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("devices:\n  printer: {driver: sim, colour: red}\n"))
 	f.Add([]byte("devices:\n  pinpad: {driver: sim, keys: {pin: [1, 2, 3]}}\n"))
 	f.Add([]byte("host: {}\n"))
+	f.Add([]byte("maint: {technicians: [{id: \"1\", pin_hash: \"pbkdf2-sha256$1000$AAAAAAAAAAA$x\", roles: [cash]}], max_tries: 0}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := atm.ParseConfig(data)
 		if err != nil {

@@ -14,20 +14,23 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/atmd/atmd/hal/display"
+	"github.com/atmd/atmd/maint"
 )
 
 // ControlRequest is one command on the local control socket: a JSON
 // object on one line.
 type ControlRequest struct {
-	Cmd  string `json:"cmd"`            // "status", "screen", "step"
-	Step string `json:"step,omitempty"` // for "step": one scenario line, e.g. "insert card alice-debit"
+	Cmd   string         `json:"cmd"`             // "status", "screen", "step", "maint"
+	Step  string         `json:"step,omitempty"`  // for "step": one scenario line, e.g. "insert card alice-debit"
+	Maint *maint.Request `json:"maint,omitempty"` // for "maint": supervisor mode (`atmd maint`)
 }
 
 // ControlResponse answers it: a JSON object on one line.
 type ControlResponse struct {
-	OK     bool      `json:"ok"`
-	Error  string    `json:"error,omitempty"`
-	Status *Snapshot `json:"status,omitempty"`
+	OK     bool            `json:"ok"`
+	Error  string          `json:"error,omitempty"`
+	Status *Snapshot       `json:"status,omitempty"`
+	Maint  *maint.Response `json:"maint,omitempty"`
 	// Screen is the customer screen shown now (for "screen"), QR payload
 	// included: what a phone held up to the ATM would see.
 	Screen *display.Screen `json:"screen,omitempty"`

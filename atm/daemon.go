@@ -21,6 +21,7 @@ import (
 	"github.com/atmd/atmd/internal/clock"
 	"github.com/atmd/atmd/internal/failpoint"
 	"github.com/atmd/atmd/journal"
+	"github.com/atmd/atmd/maint"
 	"github.com/atmd/atmd/sim/host"
 )
 
@@ -57,6 +58,7 @@ type Daemon struct {
 	// gives its address.
 	Web    *webscreen.Dev
 	Link   *hostlink.Client
+	Maint  *maint.Supervisor // supervisor mode and the maintenance menu
 	Host   *host.Host
 	HostLn net.Listener
 
@@ -188,18 +190,25 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 	// other: session and transaction ids carry it.
 	flowConfig := cfg.FlowConfig()
 	flowConfig.Boot = strconv.FormatUint(boot.Seq, 10)
+	var sup *maint.Supervisor // told by the runner when supervisor mode begins and ends
 	d.Runner, err = New(Options{
 		Flows: flowConfig, Devices: devs, Link: d.Link, Journal: d.Journal,
 		Clock: o.Clock, Log: o.Log.With().Str("component", "runner").Logger(), ManualTicks: o.ManualTicks,
-		SAF: d.SAF, STAN: stan, OnLinkUp: km.exchange,
+		SAF: d.SAF, STAN: stan, OnLinkUp: km.exchange, OnSupervise: func(on bool) { sup.Supervising(on) },
 	})
 	if err != nil {
 		return nil, err
 	}
+	if sup, err = d.newSupervisor(o.Clock, o.Log); err != nil {
+		return nil, err
+	}
+	d.Maint = sup
 	km.link = d.Link
 	d.goRun("hostlink", func() error { return d.Link.Run(ctx) })
 	d.goRun("runner", func() error { return d.Runner.Run(ctx) })
 	d.goRun("saf", func() error { return d.SAF.Run(ctx, d.Runner.SendAdvice) })
+	d.goRun("maint", func() error { return d.Maint.Run(ctx) })
+	d.goRun("status-report", func() error { return d.reportStatus(ctx) })
 	if err := d.startWeb(ctx, o.Log); err != nil {
 		// The page is a view of the simulated screen, not the screen
 		// itself: the ATM runs without it.
@@ -369,6 +378,15 @@ func (d *Daemon) control(ctx context.Context, req ControlRequest) ControlRespons
 		}
 		sc := d.Sim.Display.Current()
 		return ControlResponse{OK: true, Screen: &sc}
+	case "maint":
+		if req.Maint == nil {
+			return ControlResponse{Error: "control: maint without a request"}
+		}
+		resp, err := d.Maint.Handle(ctx, *req.Maint)
+		if err != nil {
+			return ControlResponse{Error: err.Error(), Maint: &resp}
+		}
+		return ControlResponse{OK: true, Maint: &resp}
 	}
 	if d.ControlHook != nil {
 		return d.ControlHook(ctx, req)

@@ -97,6 +97,9 @@ type Options struct {
 	// OnLinkUp, when set, runs each time the link comes up (the key
 	// exchange); the ATM counts the host as up only once it succeeded.
 	OnLinkUp func(ctx context.Context) error
+	// OnSupervise, when set, is told when supervisor mode begins and
+	// ends (flows.Supervise). It runs in the loop and must not block.
+	OnSupervise func(on bool)
 }
 
 type item struct {
@@ -126,6 +129,7 @@ type Runner struct {
 	cardStop   context.CancelFunc
 	cashStop   context.CancelFunc
 	health     flows.Health
+	causes     string           // why the devices keep the ATM out of service ("" when they do not)
 	monitor    *health.Monitor  // fault history, from every health check
 	keysFailed bool             // the last key exchange failed
 	linkUp     bool             // the link was up at the last health check
@@ -155,6 +159,9 @@ type Snapshot struct {
 	// Faults are the active faults, each with its catalogue entry: likely
 	// cause and the remedy a technician applies.
 	Faults []health.Fault `json:"faults,omitempty"`
+	// Degraded lists what the ATM does without while it serves (receipts,
+	// cardless by NFC tap, some amounts), from the fault catalogue.
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 // New builds a runner. Every device must be present.
@@ -231,6 +238,20 @@ func (r *Runner) Run(ctx context.Context) error {
 // done (for ManualTicks).
 func (r *Runner) Tick(ctx context.Context) error {
 	return r.post(ctx, item{ev: flows.Tick{Now: r.o.Clock.Now()}, done: make(chan struct{})})
+}
+
+// Operate passes the technicians' wishes (supervisor mode, out of
+// service) to the flows and waits until they have been taken in. A
+// customer session in progress finishes first; OnSupervise says when
+// supervisor mode has begun.
+func (r *Runner) Operate(ctx context.Context, op flows.Operator) error {
+	return r.post(ctx, item{ev: op, done: make(chan struct{})})
+}
+
+// Rekey has the working keys exchanged with the host again at the next
+// health check (after a new master key was loaded).
+func (r *Runner) Rekey(ctx context.Context) error {
+	return r.post(ctx, item{call: func() { r.keysReady, r.retryAt = false, time.Time{} }, done: make(chan struct{})})
 }
 
 // Sync waits until every event posted before it has been processed.
@@ -427,6 +448,10 @@ func (r *Runner) apply(effects []flows.Effect) {
 			})
 		case flows.Reverse:
 			r.reverse(e)
+		case flows.Supervise:
+			if r.o.OnSupervise != nil {
+				r.o.OnSupervise(e.On)
+			}
 		case flows.SessionEnded:
 			// Requests of a finished session are no longer needed for a
 			// reversal; drop them and the card data they hold.
@@ -749,15 +774,28 @@ func (r *Runner) checkHealth() {
 	h := flows.Health{HostUp: up && (r.o.OnLinkUp == nil || r.keysReady)}
 	r.hostReady.Store(h.HostUp)
 	devs := map[string]hal.Status{}
+	vital := map[string]bool{}
 	for _, d := range r.o.Devices.Named() {
-		st := d.Dev.Status()
-		devs[d.Name] = st
-		if d.Vital && !st.State.Usable() && h.Down == "" {
-			h.Down = d.Name
-		}
+		devs[d.Name] = d.Dev.Status()
+		vital[d.Name] = d.Vital
 	}
 	h.PrinterOK = devs["printer"].State.Usable()
 	r.observeFaults(devs, up)
+	// The service follows the fault catalogue: a vital device down or a
+	// vital fault on any device (a tamper alarm) takes the ATM out of
+	// service; the host link is HostUp's business.
+	a := r.monitor.Assess(vital)
+	var causes []string
+	for _, c := range a.Causes {
+		if c.Device == health.HostLink {
+			continue
+		}
+		if h.Down == "" {
+			h.Down = c.Device
+		}
+		causes = append(causes, c.Text)
+	}
+	r.causes = strings.Join(causes, "; ")
 	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
 	cs, err := r.o.Devices.Dispenser.Cassettes(ctx)
 	cancel()
@@ -779,6 +817,7 @@ func (r *Runner) checkHealth() {
 	r.snap.Devices = devs
 	r.snap.Cash = cs
 	r.snap.Faults = r.monitor.Active()
+	r.snap.Degraded = a.Degraded
 	r.mu.Unlock()
 	if changed {
 		r.log.Info().Bool("host_up", h.HostUp).Str("down", h.Down).Bool("printer", h.PrinterOK).Msg("health changed")
@@ -810,8 +849,18 @@ func (r *Runner) snapshot() {
 		switch {
 		case !r.health.HostUp:
 			r.snap.Reason = "host link down"
+		case r.health.Down != "" && r.causes != "":
+			r.snap.Reason = r.causes
 		case r.health.Down != "":
 			r.snap.Reason = r.health.Down + " failed"
+		}
+		switch r.m.State() {
+		case flows.Supervisor:
+			r.snap.Reason = "supervisor mode"
+		case flows.OutOfService:
+			if r.snap.Reason == "" {
+				r.snap.Reason = "taken out of service by a technician"
+			}
 		}
 	}
 	r.snap.Host = "down"

@@ -124,6 +124,7 @@ type Machine struct {
 	out          []Effect
 	shown        display.Screen // the last screen shown
 	noticeScreen display.Screen
+	op           Operator // the technicians' wishes (supervisor.go)
 	// Violations lists transitions not declared in the state table; the
 	// tests require it to stay empty.
 	Violations []string
@@ -144,7 +145,9 @@ func New(cfg Config, now time.Time) (*Machine, error) {
 func (m *Machine) State() State { return m.state }
 
 // InService reports whether the ATM is taking customers or serving one.
-func (m *Machine) InService() bool { return m.state != Starting && m.state != OutOfService }
+func (m *Machine) InService() bool {
+	return m.state != Starting && m.state != OutOfService && m.state != Supervisor
+}
 
 // Session returns the id of the customer session in progress, or "".
 func (m *Machine) Session() string {
@@ -175,6 +178,9 @@ func (m *Machine) Step(ev Event) []Effect {
 			m.echo(e.Key)
 			return m.out
 		}
+	case Operator:
+		m.operator(e)
+		return m.out
 	}
 	if d := states[m.state]; d.on != nil {
 		d.on(m, ev)
@@ -194,12 +200,16 @@ func (m *Machine) remember() {
 
 // healthy reports whether the ATM can take a new customer.
 func (m *Machine) healthy() bool {
-	return m.haveHealth && m.health.HostUp && m.health.Down == ""
+	return m.haveHealth && m.health.HostUp && m.health.Down == "" && !m.op.Supervisor && !m.op.OutOfService
 }
 
 // outOfServiceReason says why the ATM cannot serve.
 func (m *Machine) outOfServiceReason() string {
 	switch {
+	case m.op.Supervisor:
+		return "supervisor mode"
+	case m.op.OutOfService:
+		return "taken out of service by a technician"
 	case !m.haveHealth:
 		return "starting"
 	case !m.health.HostUp:

@@ -70,7 +70,7 @@ func init() {
 			next: []State{Idle, OutOfService}},
 		OutOfService: {doc: "host or a vital device down; card slot closed",
 			enter: enterOutOfService, on: onOutOfService,
-			next: []State{Idle, OutOfService}},
+			next: []State{Idle, OutOfService, Supervisor}},
 		Idle: {doc: "welcome screen, card slot open",
 			enter: enterIdle, on: onIdle,
 			next: []State{PINEntry, CardError, OutOfService, Idle}},
@@ -137,6 +137,11 @@ func init() {
 				ActChoice, ActMobile, ActBirth, ActCode, ActDefaultPIN, ActNewPIN, ActNewPIN2, ActDone}},
 		Goodbye: {doc: "thank you",
 			enter: enterGoodbye, timeout: endSession,
+			next: []State{Idle, OutOfService}},
+
+		// Supervisor mode (supervisor.go).
+		Supervisor: {doc: "supervisor mode: the maintenance menu has the PIN pad and screens; card slot closed",
+			enter: enterSupervisor, on: onSupervisor,
 			next: []State{Idle, OutOfService}},
 	}
 	for k, v := range activationStates() {
@@ -247,6 +252,7 @@ func enterOutOfService(m *Machine) {
 	m.noEntry()
 	m.show(screen("out-of-service", m.lang, display.Warning))
 	m.journal("OUT-OF-SERVICE", "reason", m.outOfServiceReason())
+	m.superviseIfWanted()
 }
 
 func onOutOfService(m *Machine, ev Event) {

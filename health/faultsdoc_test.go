@@ -62,11 +62,16 @@ a vital fault stays vital on any device.
 
 ## Where faults show
 
-- **` + "`atmd status`" + `** lists every device with its state and fault code.
-- **The maintenance menu** lists the active faults with their title, cause and
-  remedy, and the history of the last 500 faults (raised, cleared, how long they
-  lasted).
-- **The host** receives the active faults in the host-link status message: field 48,
+- **` + "`atmd status`" + `** lists every device with its state and fault code;
+  ` + "`atmd maint status`" + ` and ` + "`atmd maint faults`" + ` (also ` + "`--json`" + `) add each fault's cause and
+  remedy, what the ATM does without, and the history.
+- **The maintenance menu** ([maintenance.md](maintenance.md)) lists the active faults
+  with their title, cause and remedy, and the history of the last 500 faults (raised,
+  cleared, how long they lasted).
+- **The journal** has a FAULT-RAISED and a FAULT-CLEARED record for each.
+- **The host** receives the active faults in the host-link status message (0800 with
+  field 70 = 360, sent after every sign-on and whenever the service or the faults
+  change; [hostlink.md](hostlink.md) §6d): field 48,
   tag ` + "`DS`" + `, value ` + "`device=CODE[@unit][,CODE[@unit]...][;device=...][;+N]`" + `, for example
   ` + "`dispenser=DSP-CASS-EMPTY@cassette.2,DSP-JAM;printer=PRN-PAPER-LOW`" + `. An empty value
   (` + "`DS000`" + `) means no fault; at most 512 characters, the most severe kept, and a final

@@ -230,6 +230,42 @@ func (m *Monitor) Status(device string) (hal.Status, bool) {
 
 // Service decides whether the ATM can serve, from the active faults and
 // the last status of each device. vital names the devices the ATM cannot
+// serve without; nil means DefaultVital(). It is Assess with the causes
+// joined into one reason.
+func (m *Monitor) Service(vital map[string]bool) (inService bool, reason string, degraded []string) {
+	a := m.Assess(vital)
+	return a.InService, a.Reason(), a.Degraded
+}
+
+// Cause is one reason the ATM is out of service: the device and what is
+// wrong with it ("dispenser: Notes jammed (DSP-JAM)").
+type Cause struct {
+	Device string `json:"device"`
+	Text   string `json:"text"`
+}
+
+// Assessment is what Assess decides.
+type Assessment struct {
+	InService bool
+	// Causes say why the ATM is out of service, in device order; none
+	// while it is in service.
+	Causes []Cause
+	// Degraded lists what the ATM stops offering while it serves, once
+	// each, in device order.
+	Degraded []string
+}
+
+// Reason joins the causes' texts with "; " ("" in service).
+func (a Assessment) Reason() string {
+	texts := make([]string, len(a.Causes))
+	for i, c := range a.Causes {
+		texts[i] = c.Text
+	}
+	return strings.Join(texts, "; ")
+}
+
+// Assess decides whether the ATM can serve, from the active faults and
+// the last status of each device. vital names the devices the ATM cannot
 // serve without; nil means DefaultVital().
 //
 // The ATM is out of service while
@@ -240,13 +276,13 @@ func (m *Monitor) Status(device string) (hal.Status, bool) {
 //     error, user error), whatever its code, or without one;
 //   - a device reports cassettes and every one is empty or missing.
 //
-// reason then names each cause ("dispenser: Notes jammed (DSP-JAM)"),
-// joined by "; ". Otherwise degraded lists, once each and in device order,
-// what the ATM stops offering: the Degrades of each Degraded fault (the
-// device's name for an unknown code), and for a device that is not usable
-// without a Degraded fault, what its offline code degrades. Info faults
-// restrict nothing.
-func (m *Monitor) Service(vital map[string]bool) (inService bool, reason string, degraded []string) {
+// Each cause names its device ("dispenser: Notes jammed (DSP-JAM)").
+// Otherwise Degraded lists, once each and in device order, what the ATM
+// stops offering: the Degrades of each Degraded fault (the device's name
+// for an unknown code), and for a device that is not usable without a
+// Degraded fault, what its offline code degrades. Info faults restrict
+// nothing.
+func (m *Monitor) Assess(vital map[string]bool) Assessment {
 	if vital == nil {
 		vital = DefaultVital()
 	}
@@ -264,7 +300,8 @@ func (m *Monitor) Service(vital map[string]bool) (inService bool, reason string,
 	}
 	sort.Slice(devices, func(i, j int) bool { return lessDevice(devices[i], devices[j]) })
 
-	var out []string
+	var out []Cause
+	var degraded []string
 	restricted := map[string]bool{} // devices whose loss is already described
 	for _, d := range devices {
 		st := m.last[d]
@@ -278,7 +315,7 @@ func (m *Monitor) Service(vital map[string]bool) (inService bool, reason string,
 			switch f.Entry.Severity {
 			case Vital:
 				vitalFault = true
-				out = append(out, where(d, f.Unit)+": "+f.Entry.Title+" ("+f.Code+")")
+				out = append(out, Cause{Device: d, Text: where(d, f.Unit) + ": " + f.Entry.Title + " (" + f.Code + ")"})
 			case Degraded:
 				restricted[d] = true
 				what := f.Entry.Degrades
@@ -295,7 +332,7 @@ func (m *Monitor) Service(vital map[string]bool) (inService bool, reason string,
 			if len(codes) > 0 {
 				r += " (" + strings.Join(codes, ", ") + ")"
 			}
-			out = append(out, r)
+			out = append(out, Cause{Device: d, Text: r})
 		case !usable && !vital[d] && !restricted[d] && !vitalFault:
 			if e, ok := byCode[offlineCode(d)]; ok {
 				if e.Severity == Degraded {
@@ -306,13 +343,13 @@ func (m *Monitor) Service(vital map[string]bool) (inService bool, reason string,
 			}
 		}
 		if noCash(st.Extra) {
-			out = append(out, d+": no notes (every cassette empty or missing)")
+			out = append(out, Cause{Device: d, Text: d + ": no notes (every cassette empty or missing)"})
 		}
 	}
 	if len(out) > 0 {
-		return false, strings.Join(out, "; "), nil
+		return Assessment{Causes: out}
 	}
-	return true, "", degraded
+	return Assessment{InService: true, Degraded: degraded}
 }
 
 // offlineCode is the catalogue code a device reports when it cannot be

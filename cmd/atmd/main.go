@@ -38,6 +38,8 @@ usage:
   atmd scenario [--config FILE] [-v] FILE...   run scenario files against a fresh ATM and host
   atmd status   [--config FILE] [--json]   ask the running atmd for its service state and devices
   atmd step     [--config FILE] STEP...    act on the running atmd's simulated devices, one scenario line per argument
+  atmd maint    [SUBCOMMAND] [--config FILE] [flags]   the maintenance menu as a terminal UI, or status, faults,
+                                           counters, journal, tests, cash and hash-pin for scripts (atmd maint help)
   atmd phone    login|devices|bind|intent|scan|inbox|wait|code [--api URL --user ID --password PW --phone N --sms --kind K --json]
                                            the banking-app simulator against the host's mobile API
   atmd bench    fleet|host [flags]         fleet load generator and bench host over loopback (make bench: docs/bench.md)
@@ -72,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(args, stdout)
 	case "step":
 		err = cmdStep(args, stdout)
+	case "maint":
+		return cmdMaint(args, os.Stdin, stdout, stderr)
 	case "bench":
 		return cmdBench(args, stdout, stderr)
 	case "phone":

@@ -87,9 +87,14 @@ type Dev struct {
 }
 
 var (
-	_ dispenser.Dispenser = (*Dev)(nil)
-	_ dispenser.Recoverer = (*Dev)(nil)
-	_ dispenser.KeyLoader = (*Dev)(nil)
+	_ dispenser.Dispenser  = (*Dev)(nil)
+	_ dispenser.Recoverer  = (*Dev)(nil)
+	_ dispenser.KeyLoader  = (*Dev)(nil)
+	_ dispenser.Tester     = (*Dev)(nil)
+	_ dispenser.KeyDeleter = (*Dev)(nil)
+	_ dispenser.Loader     = (*Dev)(nil)
+
+	_ dispenser.RetractCounter = (*Dev)(nil)
 )
 
 // pendingDispense identifies a DISPENSE or TEST-DISPENSE whose outcome is
@@ -359,7 +364,7 @@ func (d *Dev) setDown(f *hal.Fault) {
 // device did, and the next command does not find the device busy.
 var committed = map[byte]bool{
 	opDispense: true, opTestDispense: true, opPresent: true, opRetract: true,
-	opCloseShutter: true, opHalt: true, opLoad: true, opLoadKey: true,
+	opCloseShutter: true, opHalt: true, opLoad: true, opLoadKey: true, opDeleteKey: true,
 }
 
 // call sends a command with a new SEQ and returns its decoded header.
@@ -461,30 +466,43 @@ func (d *Dev) applyStatus(ds deviceStatus) {
 // Cassettes returns the cash units and their counters, as the device
 // counts them.
 func (d *Dev) Cassettes(ctx context.Context) ([]dispenser.Cassette, error) {
+	_, cs, err := d.cassettes(ctx)
+	return cs, err
+}
+
+// RetractCount returns how many notes the retract bin has received since
+// the device was new (dispenser.RetractCounter), from CASSETTES.
+func (d *Dev) RetractCount(ctx context.Context) (int, error) {
+	n, _, err := d.cassettes(ctx)
+	return int(n), err
+}
+
+// cassettes runs CASSETTES: the retract bin's count and the cash units.
+func (d *Dev) cassettes(ctx context.Context) (int64, []dispenser.Cassette, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("cdm: cassettes: %w", err)
+		return 0, nil, fmt.Errorf("cdm: cassettes: %w", err)
 	}
 	if err := d.acquire(ctx, "cassettes"); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer d.release()
 	r, raw, err := d.call(ctx, opCassettes, nil, d.opts.CommandTimeout)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if r.status != rsOK {
-		return nil, refusal(opCassettes, r, raw)
+		return 0, nil, refusal(opCassettes, r, raw)
 	}
-	_, cs, err := parseCassettes(r.rest)
+	bin, cs, err := parseCassettes(r.rest)
 	if err != nil {
 		pf := protocolFault("CASSETTES", err, raw)
 		d.setDown(pf)
-		return nil, pf
+		return 0, nil, pf
 	}
 	d.mu.Lock()
 	d.caps.Cassettes = len(cs)
 	d.mu.Unlock()
-	return cs, nil
+	return bin, cs, nil
 }
 
 // Nonce asks the device for a fresh nonce. The device saves its counter
@@ -904,6 +922,37 @@ func (d *Dev) LoadKey(ctx context.Context, name, kek string, value []byte) ([]by
 	}
 	d.log.Info().Str("key", name).Hex("kcv", kcv).Msg("key loaded")
 	return slices.Clone(kcv), nil
+}
+
+// DeleteKey erases a key in the dispenser (DELETE-KEY), before a new
+// master key is loaded as components; a key that is not loaded is
+// dispenser.ErrNoKey.
+func (d *Dev) DeleteKey(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cdm: delete key: %w", err)
+	}
+	e := &encoder{}
+	e.lstr([]byte(name), "key name")
+	data, err := e.result("delete key")
+	if err != nil {
+		return err
+	}
+	if err := d.acquire(ctx, "delete key"); err != nil {
+		return err
+	}
+	defer d.release()
+	r, raw, err := d.call(ctx, opDeleteKey, data, d.opts.CommandTimeout)
+	if err != nil {
+		return err
+	}
+	switch r.status {
+	case rsOK:
+		d.log.Info().Str("key", name).Msg("key deleted")
+		return nil
+	case rsNotReady:
+		return fmt.Errorf("cdm: delete key %q: %w", name, dispenser.ErrNoKey)
+	}
+	return refusal(opDeleteKey, r, raw)
 }
 
 func count(ns []dispenser.Notes) int {

@@ -23,6 +23,7 @@ const (
 	opLastDispense byte = 0x0A
 	opHalt         byte = 0x0B
 	opLoadKey      byte = 0x0C
+	opDeleteKey    byte = 0x0D
 
 	evCashTaken byte = 0x41
 
@@ -34,7 +35,7 @@ var opNames = map[byte]string{
 	opStatus: "STATUS", opCassettes: "CASSETTES", opNonce: "NONCE", opDispense: "DISPENSE",
 	opPresent: "PRESENT", opRetract: "RETRACT", opCloseShutter: "CLOSE-SHUTTER",
 	opTestDispense: "TEST-DISPENSE", opLoad: "LOAD", opLastDispense: "LAST-DISPENSE", opHalt: "HALT",
-	opLoadKey: "LOAD-KEY",
+	opLoadKey: "LOAD-KEY", opDeleteKey: "DELETE-KEY",
 }
 
 // Response status bytes.

@@ -34,7 +34,7 @@
 // (STATUS, CASSETTES, NONCE, LAST-DISPENSE) and WaitTaken stop at once
 // when it ends. A command that moves the mechanism or changes the
 // device's memory — DISPENSE, TEST-DISPENSE, PRESENT, RETRACT,
-// CLOSE-SHUTTER, HALT, LOAD, LOAD-KEY — is waited for once sent, bounded
+// CLOSE-SHUTTER, HALT, LOAD, LOAD-KEY, DELETE-KEY — is waited for once sent, bounded
 // by its response time: abandoning it would leave cash unaccounted for, or
 // report a failure for something the device did. Halt runs even with an
 // ended context (it is how a stopping daemon makes the device safe).
@@ -62,9 +62,11 @@
 // so that after a crash of atmd the recovery can tell whether the
 // customer got the cash. It is a dispenser.KeyLoader: LoadKey loads the
 // terminal master key as components and the dispense key under it, and
-// returns the device's check values. TestDispense (notes straight into the
-// reject bin, no token) and Load (replenishment) serve the maintenance
-// menu.
+// returns the device's check values, and a dispenser.KeyDeleter
+// (DeleteKey, before a new master key). TestDispense (notes straight into
+// the reject bin, no token, dispenser.Tester), Load (replenishment,
+// dispenser.Loader) and RetractCount (dispenser.RetractCounter) serve the
+// maintenance menu.
 //
 // # Faults, Status and recovery
 //

@@ -149,3 +149,28 @@ func TestLoadKey(t *testing.T) {
 		t.Errorf("dispense key without a master key = %v, want ErrInvalid", err)
 	}
 }
+
+// DELETE-KEY erases the master key, so that new components make a new
+// key instead of being XORed into the old one; a key not loaded is
+// dispenser.ErrNoKey.
+func TestDeleteKey(t *testing.T) {
+	r := quickRig(t)
+	ctx := ctxT(t)
+	if err := r.dev.DeleteKey(ctx, "tmk"); !errors.Is(err, dispenser.ErrNoKey) {
+		t.Fatalf("DeleteKey of no key = %v, want ErrNoKey", err)
+	}
+	comp := bytes.Repeat([]byte{0x11, 0x22}, 8)
+	for i := 0; i < 2; i++ {
+		kcv, err := r.dev.LoadKey(ctx, "tmk", "", comp)
+		want, _ := pinblock.KCV(comp)
+		if err != nil || !bytes.Equal(kcv, want) {
+			t.Fatalf("load %d after delete: KCV %X, %v; want the component's own %X", i+1, kcv, err, want)
+		}
+		if err := r.dev.DeleteKey(ctx, "tmk"); err != nil {
+			t.Fatalf("DeleteKey: %v", err)
+		}
+	}
+	if err := r.dev.DeleteKey(ctx, ""); !errors.Is(err, hal.ErrInvalid) {
+		t.Errorf("DeleteKey of no name = %v, want ErrInvalid", err)
+	}
+}

@@ -113,6 +113,7 @@ var (
 	_ pinpad.KeyLoader  = (*Dev)(nil)
 	_ pinpad.MACer      = (*Dev)(nil)
 	_ pinpad.KeyChecker = (*Dev)(nil)
+	_ pinpad.KeyDeleter = (*Dev)(nil)
 )
 
 // NewSerial drives the EPP on the serial port (e.g. "/dev/ttyUSB0"). It

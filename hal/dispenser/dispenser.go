@@ -146,6 +146,76 @@ type KeyLoader interface {
 	LoadKey(ctx context.Context, name, kek string, value []byte) (kcv []byte, err error)
 }
 
+// Tester is the optional ability to pick notes straight into the reject
+// bin, for a technician's test dispense from the maintenance menu. It
+// needs no token and no nonce because no note can reach the customer:
+// the notes go from the cassettes to the reject bin inside the safe, and
+// the counters move from Count to Rejected. The Result lists the notes
+// picked per cassette and Rejected counts them all. The mix is checked
+// with CheckNotes.
+type Tester interface {
+	TestDispense(ctx context.Context, mix []Notes) (Result, error)
+}
+
+// Loader is the optional ability to replace the cassettes after a
+// replenishment: for each cassette its denomination, currency, count,
+// low mark and whether it is missing (Status CassetteMissing). The
+// device takes the count as the initial one and starts the dispensed and
+// rejected counters at zero. It refuses while notes are in the transport.
+type Loader interface {
+	Load(ctx context.Context, cs []Cassette) error
+}
+
+// KeyDeleter is the optional ability to erase a key (its bytes
+// overwritten), so that a new master key can be loaded as components:
+// a component is XORed into a key of the same name. A key that is not
+// loaded is ErrNoKey.
+type KeyDeleter interface {
+	DeleteKey(ctx context.Context, name string) error
+}
+
+// RetractCounter is the optional ability to report how many notes the
+// retract bin has received since the device was new.
+type RetractCounter interface {
+	RetractCount(ctx context.Context) (int, error)
+}
+
+// CheckNotes validates a mix without an amount (a test dispense): known,
+// present cassettes, each once with a positive count and enough notes,
+// at most maxNotes in all (0: no limit). Errors wrap hal.ErrInvalid and
+// ErrCannotMake.
+func CheckNotes(mix []Notes, cs []Cassette, maxNotes int) error {
+	total := 0
+	seen := map[int]bool{}
+	for _, n := range mix {
+		if n.Count <= 0 || seen[n.Cassette] {
+			return fmt.Errorf("%w: %w: bad count for cassette %d", hal.ErrInvalid, ErrCannotMake, n.Cassette)
+		}
+		seen[n.Cassette] = true
+		found := false
+		for _, c := range cs {
+			if c.ID != n.Cassette {
+				continue
+			}
+			found = true
+			if c.Status == CassetteMissing {
+				return fmt.Errorf("%w: %w: cassette %d is missing", hal.ErrInvalid, ErrCannotMake, n.Cassette)
+			}
+			if n.Count > c.Count {
+				return fmt.Errorf("%w: %w: cassette %d has %d notes", hal.ErrInvalid, ErrCannotMake, c.ID, c.Count)
+			}
+		}
+		if !found {
+			return fmt.Errorf("%w: %w: no cassette %d", hal.ErrInvalid, ErrCannotMake, n.Cassette)
+		}
+		total += n.Count
+	}
+	if total == 0 || (maxNotes > 0 && total > maxNotes) {
+		return fmt.Errorf("%w: %w: %d notes", hal.ErrInvalid, ErrCannotMake, total)
+	}
+	return nil
+}
+
 // DispenseKCV is the check value of a dispense (HMAC) key.
 func DispenseKCV(key []byte) []byte {
 	m := hmac.New(sha256.New, key)
@@ -159,6 +229,7 @@ var (
 	ErrCannotMake   = errors.New("dispenser: amount cannot be made from the cassettes")
 	ErrNothingStack = errors.New("dispenser: no notes to present or retract")
 	ErrShutter      = errors.New("dispenser: shutter fault")
+	ErrNoKey        = errors.New("dispenser: key not loaded")
 )
 
 // PartialError reports a dispense that stopped part way.

@@ -154,6 +154,13 @@ type KeyChecker interface {
 	KCV(ctx context.Context, name string) ([]byte, error)
 }
 
+// KeyDeleter is the optional ability to erase a key (its bytes
+// overwritten), so that a new master key can be loaded as components; a
+// key that is not loaded is ErrNoKey.
+type KeyDeleter interface {
+	DeleteKey(ctx context.Context, name string) error
+}
+
 // Errors.
 var (
 	ErrNoKey       = errors.New("pinpad: key not loaded")

@@ -75,8 +75,12 @@ var DefaultDispenserOptions = DispenserOptions{
 // any failure moves no note. Only then are the notes picked, the counters
 // saved and the notes stacked behind the shutter.
 //
+// TestDispense (dispenser.Tester) picks notes straight into the reject
+// bin with no token: Count goes down, Rejected up, nothing is stacked.
+//
 // Control surface: Take plays the customer, Tray and Taken show where
-// the notes are, Load replenishes, Counters and RetractBin report.
+// the notes are, Load (dispenser.Loader) replenishes, Counters and
+// RetractBin report.
 // Injectable faults: DSP-OFFLINE (every command fails with
 // hal.ErrOffline), DSP-JAM (Dispense, Present and Retract fail), DSP-SHUTTER
 // (the shutter neither opens nor closes) and DSP-PICK (the next Dispense
@@ -107,10 +111,15 @@ type Dispenser struct {
 }
 
 var (
-	_ dispenser.Dispenser = (*Dispenser)(nil)
-	_ dispenser.Recoverer = (*Dispenser)(nil)
-	_ dispenser.KeyLoader = (*Dispenser)(nil)
-	_ Faulty              = (*Dispenser)(nil)
+	_ dispenser.Dispenser  = (*Dispenser)(nil)
+	_ dispenser.Recoverer  = (*Dispenser)(nil)
+	_ dispenser.KeyLoader  = (*Dispenser)(nil)
+	_ dispenser.Tester     = (*Dispenser)(nil)
+	_ dispenser.KeyDeleter = (*Dispenser)(nil)
+	_ dispenser.Loader     = (*Dispenser)(nil)
+	_ Faulty               = (*Dispenser)(nil)
+
+	_ dispenser.RetractCounter = (*Dispenser)(nil)
 )
 
 // NewDispenser returns a dispenser loaded from opts.StateFile when it
@@ -225,6 +234,27 @@ func (d *Dispenser) LoadKey(ctx context.Context, name, kek string, value []byte)
 	return kcv, nil
 }
 
+// DeleteKey erases a key (dispenser.KeyDeleter); dispenser.ErrNoKey
+// when it is not loaded. The dispense key stays in force when the master
+// key is deleted.
+func (d *Dispenser) DeleteKey(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("devsim: dispenser: delete key: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fault == "DSP-OFFLINE" {
+		return d.faultErr()
+	}
+	old, ok := d.keys[name]
+	if !ok {
+		return fmt.Errorf("devsim: dispenser: delete key %q: %w", name, dispenser.ErrNoKey)
+	}
+	pinblock.Wipe(old)
+	delete(d.keys, name)
+	return nil
+}
+
 // Take plays the customer taking the presented notes. It blocks until
 // notes are presented, then returns once they are in the customer's hand.
 func (d *Dispenser) Take(ctx context.Context) error {
@@ -283,9 +313,13 @@ func (d *Dispenser) Counters() []dispenser.Cassette {
 	return slices.Clone(d.cassettes)
 }
 
-// Load replaces the cassettes, as a replenishment does, and saves them.
-// A cassette loaded without an Initial count gets its Count as Initial.
-func (d *Dispenser) Load(cs []dispenser.Cassette) error {
+// Load replaces the cassettes, as a replenishment does, and saves them
+// (dispenser.Loader). A cassette loaded without an Initial count gets its
+// Count as Initial. It fails while notes are in the transport.
+func (d *Dispenser) Load(ctx context.Context, cs []dispenser.Cassette) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("devsim: dispenser: load: %w", err)
+	}
 	st := dispenserState{Version: dispenserStateVersion, Cassettes: slices.Clone(cs)}
 	for i := range st.Cassettes {
 		if st.Cassettes[i].Initial == 0 {
@@ -297,6 +331,12 @@ func (d *Dispenser) Load(cs []dispenser.Cassette) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.fault == "DSP-OFFLINE" || d.fault == "DSP-JAM" {
+		return d.faultErr()
+	}
+	if len(d.stacked) > 0 || len(d.presented) > 0 {
+		return fmt.Errorf("devsim: dispenser: load: notes still in the transport: %w", hal.ErrBusy)
+	}
 	cur := d.state()
 	cur.Cassettes = st.Cassettes
 	st = cur
@@ -308,6 +348,60 @@ func (d *Dispenser) Load(cs []dispenser.Cassette) error {
 	d.publish()
 	d.opts.Log.Info().Int("cassettes", len(cs)).Msg("cassettes loaded")
 	return nil
+}
+
+// RetractCount returns how many notes were retracted, ever
+// (dispenser.RetractCounter).
+func (d *Dispenser) RetractCount(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("devsim: dispenser: retract count: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fault == "DSP-OFFLINE" {
+		return 0, d.faultErr()
+	}
+	return d.retractBin, nil
+}
+
+// TestDispense picks the notes of mix straight into the reject bin, for a
+// technician's test: no token, nothing stacked, nothing presented. It
+// leaves the outstanding nonce and the last dispense's record alone.
+func (d *Dispenser) TestDispense(ctx context.Context, mix []dispenser.Notes) (dispenser.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return dispenser.Result{}, fmt.Errorf("devsim: dispenser: test dispense: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fault == "DSP-OFFLINE" || d.fault == "DSP-JAM" {
+		return dispenser.Result{}, d.faultErr()
+	}
+	if len(d.stacked) > 0 || len(d.presented) > 0 {
+		return dispenser.Result{}, fmt.Errorf("dispenser: notes still in the transport: %w", hal.ErrBusy)
+	}
+	if err := dispenser.CheckNotes(mix, d.cassettes, d.opts.MaxNotes); err != nil {
+		return dispenser.Result{}, err
+	}
+	st := d.state()
+	var res dispenser.Result
+	for _, n := range mix {
+		for i := range st.Cassettes {
+			if st.Cassettes[i].ID == n.Cassette {
+				st.Cassettes[i].Count -= n.Count
+				st.Cassettes[i].Rejected += n.Count
+			}
+		}
+		res.Dispensed = append(res.Dispensed, n)
+		res.Rejected += n.Count
+	}
+	if err := d.save(st); err != nil {
+		return dispenser.Result{}, err
+	}
+	d.cassettes = st.Cassettes
+	d.deriveCassettes()
+	d.publish()
+	d.opts.Log.Info().Int("notes", res.Rejected).Msg("test dispense into the reject bin")
+	return res, nil
 }
 
 // SetPickFailure arms DSP-PICK: the next Dispense stops after n notes and

@@ -2,6 +2,7 @@ package devsim
 
 import (
 	"bytes"
+	"context"
 	"crypto/cipher"
 	"slices"
 	"testing"
@@ -72,7 +73,7 @@ func TestDispenserLoadKeepsNonceCounter(t *testing.T) {
 	opts := dspOptions(t.TempDir())
 	d := newDsp(t, opts)
 	a, _ := d.Nonce(dspCtx(t))
-	if err := d.Load(DefaultDispenserOptions.Cassettes); err != nil {
+	if err := d.Load(context.Background(), DefaultDispenserOptions.Cassettes); err != nil {
 		t.Fatal(err)
 	}
 	d = newDsp(t, opts)

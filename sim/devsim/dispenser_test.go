@@ -1,6 +1,7 @@
 package devsim
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"github.com/atmd/atmd/hal"
 	"github.com/atmd/atmd/hal/dispenser"
 	"github.com/atmd/atmd/hal/dispenser/dispensertest"
+	"github.com/atmd/atmd/internal/pinblock"
 )
 
 var dspKey = []byte("sim-dispense-key-0123456789abcdef")
@@ -199,7 +201,7 @@ func TestDispenserCassetteStatus(t *testing.T) {
 			for i, n := range tc.counts {
 				cs = append(cs, dispenser.Cassette{ID: i + 1, Denomination: 10000 * int64(i+1), Currency: "TWD", Count: n, Low: 10})
 			}
-			if err := d.Load(cs); err != nil {
+			if err := d.Load(context.Background(), cs); err != nil {
 				t.Fatal(err)
 			}
 			st := d.Status()
@@ -218,7 +220,7 @@ func TestDispenserCassetteStatus(t *testing.T) {
 
 func TestDispenserDispenseDrainsToLow(t *testing.T) {
 	d := newDsp(t, dspOptions(""))
-	if err := d.Load([]dispenser.Cassette{{ID: 1, Denomination: 100000, Currency: "TWD", Count: 12, Low: 10}}); err != nil {
+	if err := d.Load(context.Background(), []dispenser.Cassette{{ID: 1, Denomination: 100000, Currency: "TWD", Count: 12, Low: 10}}); err != nil {
 		t.Fatal(err)
 	}
 	if st := d.Status(); st.Fault != "" {
@@ -475,7 +477,7 @@ func TestDispenserTakeWaitsForPresent(t *testing.T) {
 func TestDispenserLoad(t *testing.T) {
 	d := newDsp(t, dspOptions(t.TempDir()))
 	cs := []dispenser.Cassette{{ID: 4, Denomination: 200000, Currency: "TWD", Count: 500}}
-	if err := d.Load(cs); err != nil {
+	if err := d.Load(context.Background(), cs); err != nil {
 		t.Fatal(err)
 	}
 	got := d.Counters()
@@ -485,7 +487,7 @@ func TestDispenserLoad(t *testing.T) {
 	if c := d.Capabilities().Cassettes; c != 1 {
 		t.Errorf("Capabilities().Cassettes = %d", c)
 	}
-	if err := d.Load([]dispenser.Cassette{{ID: 1, Denomination: 0, Currency: "TWD"}}); !errors.Is(err, hal.ErrInvalid) {
+	if err := d.Load(context.Background(), []dispenser.Cassette{{ID: 1, Denomination: 0, Currency: "TWD"}}); !errors.Is(err, hal.ErrInvalid) {
 		t.Errorf("Load of a cassette without a denomination = %v, want ErrInvalid", err)
 	}
 	if !reflect.DeepEqual(d.Counters(), got) {
@@ -529,4 +531,22 @@ func FuzzParseDispenserState(f *testing.F) {
 			t.Fatalf("round trip changed the state: %+v -> %+v", st, st2)
 		}
 	})
+}
+
+func TestDispenserDeleteKey(t *testing.T) {
+	d := newDsp(t, dspOptions(""))
+	ctx := context.Background()
+	if err := d.DeleteKey(ctx, "tmk"); !errors.Is(err, dispenser.ErrNoKey) {
+		t.Fatalf("DeleteKey of no key = %v", err)
+	}
+	comp := bytes.Repeat([]byte{0x11, 0x22}, 8)
+	want, _ := pinblock.KCV(comp)
+	for i := 0; i < 2; i++ {
+		if kcv, err := d.LoadKey(ctx, "tmk", "", comp); err != nil || !bytes.Equal(kcv, want) {
+			t.Fatalf("load %d: %X, %v", i+1, kcv, err)
+		}
+		if err := d.DeleteKey(ctx, "tmk"); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -90,6 +90,7 @@ var (
 	_ pinpad.KeyLoader  = (*PinPad)(nil)
 	_ pinpad.MACer      = (*PinPad)(nil)
 	_ pinpad.KeyChecker = (*PinPad)(nil)
+	_ pinpad.KeyDeleter = (*PinPad)(nil)
 	_ Faulty            = (*PinPad)(nil)
 )
 
@@ -237,6 +238,23 @@ func (p *PinPad) ReadKey(ctx context.Context, active []pinpad.Key) (pinpad.Key, 
 		p.opts.Log.Debug().Str("key", string(got)).Msg("key read")
 	}
 	return got, err
+}
+
+// DeleteKey erases a key (pinpad.KeyDeleter); pinpad.ErrNoKey when it
+// is not loaded.
+func (p *PinPad) DeleteKey(ctx context.Context, name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLocked(ctx, "delete key"); err != nil {
+		return err
+	}
+	k, ok := p.keys[name]
+	if !ok {
+		return fmt.Errorf("devsim: pinpad delete key %q: %w", name, pinpad.ErrNoKey)
+	}
+	pinblock.Wipe(k)
+	delete(p.keys, name)
+	return nil
 }
 
 // LoadKey stores a key (see PinPad for the rules) and returns its check

@@ -13,6 +13,7 @@ import (
 
 	"github.com/atmd/atmd/hal/dispenser"
 	"github.com/atmd/atmd/hostlink"
+	"github.com/atmd/atmd/hostlink/admin"
 	"github.com/atmd/atmd/hostlink/keyexchange"
 	"github.com/atmd/atmd/internal/currency"
 	"github.com/atmd/atmd/internal/mask"
@@ -103,6 +104,10 @@ func (h *Host) network(ctx context.Context, log zerolog.Logger, req *hostlink.Me
 		return resp
 	case keyexchange.NetCode:
 		return h.keyExchange(ctx, log, req, resp)
+	case admin.NetStatus:
+		return h.statusReport(log, req, resp)
+	case admin.NetTotals:
+		return h.totals(ctx, log, req, resp)
 	default:
 		resp.RespCode = hostlink.RCInvalidTxn
 		return resp

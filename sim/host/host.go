@@ -65,6 +65,8 @@ type Host struct {
 	// the database for every message. Open and Close empty it.
 	keysMu sync.RWMutex
 	keys   map[string]cachedKeys
+
+	status statusBook // the terminals' last status reports (status.go)
 }
 
 // cachedKeys are a terminal's working keys as stored, and their

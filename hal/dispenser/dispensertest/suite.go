@@ -41,7 +41,9 @@ const (
 	short = 50 * time.Millisecond
 )
 
-// Run runs the conformance suite. open is called once per subtest and
+// Run runs the conformance suite. The optional abilities
+// (dispenser.Tester, Loader, RetractCounter) are tested when the device
+// has them. open is called once per subtest and
 // returns a fresh, online dispenser without faults, with nothing in its
 // transport and at least one cassette holding 10 or more notes; it should
 // register its own cleanup with t.Cleanup.
@@ -62,6 +64,9 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 		{"Retract", testRetract},
 		{"EndedContext", testEndedContext},
 		{"Halt", testHalt},
+		{"TestDispenseToRejectBin", testTestDispense},
+		{"TestDispenseInvalidMix", testTestDispenseInvalid},
+		{"Load", testLoad},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -588,6 +593,110 @@ func testHalt(t *testing.T, h Harness) {
 	if h.Dev.Capabilities().Retract {
 		if n, err := h.Dev.Retract(ctxT(t, wait)); err != nil || n != total(req.Mix) {
 			t.Errorf("Retract after Halt = %d, %v; want the %d notes Halt kept", n, err, total(req.Mix))
+		}
+	}
+}
+
+// tester returns the device's test dispense, or skips.
+func tester(t *testing.T, h Harness) dispenser.Tester {
+	t.Helper()
+	ts, ok := h.Dev.(dispenser.Tester)
+	if !ok {
+		t.Skip("the dispenser has no test dispense")
+	}
+	return ts
+}
+
+// A test dispense moves notes from a cassette into the reject bin and
+// nothing towards the customer, without a token.
+func testTestDispense(t *testing.T, h Harness) {
+	ts := tester(t, h)
+	req := request(t, h, "")
+	before := cassettes(t, h)
+	res, err := ts.TestDispense(ctxT(t, wait), req.Mix)
+	if err != nil {
+		t.Fatalf("TestDispense %v: %v", req.Mix, err)
+	}
+	if !sameNotes(res.Dispensed, req.Mix) || res.Rejected != total(req.Mix) {
+		t.Errorf("TestDispense = %+v, want %v picked and all rejected", res, req.Mix)
+	}
+	after := cassettes(t, h)
+	for i, c := range before {
+		want := c
+		if c.ID == req.Mix[0].Cassette {
+			want.Count -= req.Mix[0].Count
+			want.Rejected += req.Mix[0].Count
+		}
+		got := after[i]
+		if got.Count != want.Count || got.Rejected != want.Rejected || got.Dispensed != want.Dispensed {
+			t.Errorf("cassette %d after a test dispense: count/rejected/dispensed %d/%d/%d, want %d/%d/%d",
+				c.ID, got.Count, got.Rejected, got.Dispensed, want.Count, want.Rejected, want.Dispensed)
+		}
+	}
+	if tray := h.Tray(); len(tray) > 0 {
+		t.Errorf("the tray holds %v after a test dispense", tray)
+	}
+	if err := h.Dev.Present(ctxT(t, wait)); !errors.Is(err, dispenser.ErrNothingStack) {
+		t.Errorf("Present after a test dispense = %v, want ErrNothingStack", err)
+	}
+	if got := h.Taken(); len(got) > 0 {
+		t.Errorf("customers took %v", got)
+	}
+	if rc, ok := h.Dev.(dispenser.RetractCounter); ok {
+		if _, err := rc.RetractCount(ctxT(t, wait)); err != nil {
+			t.Errorf("RetractCount: %v", err)
+		}
+	}
+}
+
+// A test dispense the cassettes cannot make moves nothing.
+func testTestDispenseInvalid(t *testing.T, h Harness) {
+	ts := tester(t, h)
+	cs := cassettes(t, h)
+	before := snap(t, h)
+	for _, mix := range [][]dispenser.Notes{
+		nil,
+		{{Cassette: cs[0].ID, Count: 0}},
+		{{Cassette: cs[0].ID, Count: cs[0].Count + 1}},
+		{{Cassette: 999, Count: 1}},
+		{{Cassette: cs[0].ID, Count: 1}, {Cassette: cs[0].ID, Count: 1}},
+	} {
+		if _, err := ts.TestDispense(ctxT(t, wait), mix); !errors.Is(err, hal.ErrInvalid) {
+			t.Errorf("TestDispense(%v) = %v, want hal.ErrInvalid", mix, err)
+		}
+	}
+	unmoved(t, h, before, "invalid test dispenses")
+}
+
+// Load replaces the cassettes and starts their counters again.
+func testLoad(t *testing.T, h Harness) {
+	l, ok := h.Dev.(dispenser.Loader)
+	if !ok {
+		t.Skip("the dispenser cannot be loaded")
+	}
+	cs := cassettes(t, h)
+	load := make([]dispenser.Cassette, len(cs))
+	for i, c := range cs {
+		load[i] = dispenser.Cassette{ID: c.ID, Denomination: c.Denomination, Currency: c.Currency, Count: 50 + i, Low: 5}
+	}
+	if err := l.Load(ctxT(t, wait), load); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	for i, c := range cassettes(t, h) {
+		if c.Count != 50+i || c.Initial != 50+i || c.Dispensed != 0 || c.Rejected != 0 || c.Low != 5 || c.Status != dispenser.CassetteOK {
+			t.Errorf("cassette %d after Load: %+v", c.ID, c)
+		}
+	}
+	// A dispense after the load counts from there.
+	req := authorise(t, h, request(t, h, "T-LOAD"))
+	dispense(t, h, req)
+	present(t, h)
+	if err := h.Take(ctxT(t, wait)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cassettes(t, h) {
+		if c.ID == req.Mix[0].Cassette && (c.Dispensed != 2 || c.Count != c.Initial-2) {
+			t.Errorf("cassette %d after a dispense: %+v", c.ID, c)
 		}
 	}
 }

@@ -23,6 +23,7 @@ const (
 	cmdLastDispense = 0x0A
 	cmdHalt         = 0x0B
 	cmdLoadKey      = 0x0C
+	cmdDeleteKey    = 0x0D
 
 	evCashTaken = 0x41 // event: the customer took the presented notes
 

@@ -237,6 +237,8 @@ func (s *Sim) execute(ctx context.Context, f frame, raw []byte) []byte {
 		return s.lastLocked(f)
 	case cmdLoadKey:
 		return s.loadKeyLocked(f)
+	case cmdDeleteKey:
+		return s.deleteKeyLocked(f)
 	}
 	return header(stUnknown, fmt.Sprintf("unknown command %02X", f.cmd))
 }
@@ -755,6 +757,25 @@ func (s *Sim) loadKeyLocked(f frame) []byte {
 	w := header(stOK, "")
 	w.str(kcv)
 	return w
+}
+
+// deleteKeyLocked answers DELETE-KEY: the key's bytes are overwritten
+// and it is gone (08 when no such key is loaded). Deleting the master key
+// leaves the dispense key, which was loaded under it, in force.
+func (s *Sim) deleteKeyLocked(f frame) []byte {
+	r := &reader{b: f.data}
+	name := string(r.str())
+	if err := r.end(); err != nil || name == "" {
+		return header(stBadParams, "malformed DELETE-KEY")
+	}
+	old, ok := s.keys[name]
+	if !ok {
+		return header(stNotReady, "no such key")
+	}
+	pinblock.Wipe(old)
+	delete(s.keys, name)
+	s.opts.Log.Info().Str("key", name).Msg("key deleted")
+	return header(stOK, "")
 }
 
 // Take plays the customer taking the presented notes. It blocks until

@@ -33,7 +33,8 @@
 //     sends CASH-TAKEN.
 //   - TEST-DISPENSE picks notes straight into the reject bin without a
 //     token; LOAD replaces the cassettes; LOAD-KEY loads the master key as
-//     components and the dispense key under it. Loaded keys are kept in
+//     components and the dispense key under it; DELETE-KEY erases a key.
+//     Loaded keys are kept in
 //     memory only, as in the in-process simulator: after a restart the
 //     configured Options.Key applies until keys are loaded again.
 //
