@@ -51,7 +51,7 @@ asked for (not echoed). Exit status: 0 done, 1 failed, 2 bad usage.
 
 func cmdMaint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sub := "menu"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || args[0] == "-h" || args[0] == "--help") {
 		sub, args = args[0], args[1:]
 	}
 	var err error
