@@ -341,6 +341,16 @@ func (r *Runner) asyncCtx(ctx context.Context, gen int, f func(ctx context.Conte
 	}()
 }
 
+// hasEntry reports whether effects hold an Entry.
+func hasEntry(effects []flows.Effect) bool {
+	for _, e := range effects {
+		if _, ok := e.(flows.Entry); ok {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Runner) apply(effects []flows.Effect) {
 	journalFailed := false
 	// Consecutive journal records of one step are written together: one
@@ -368,7 +378,7 @@ func (r *Runner) apply(effects []flows.Effect) {
 		batch = nil
 	}
 	defer flush()
-	for _, e := range effects {
+	for i, e := range effects {
 		if jr, ok := e.(flows.Journal); ok {
 			batch = append(batch, journal.Entry{Kind: jr.Kind, Fields: jr.Fields})
 			continue
@@ -376,6 +386,16 @@ func (r *Runner) apply(effects []flows.Effect) {
 		flush()
 		switch e := e.(type) {
 		case flows.Show:
+			// A screen that comes with a new entry replaces the old
+			// entry first: the customer (or a scenario) who sees the new
+			// screen must not have a key taken by the entry of the old
+			// one (CANCEL on the QR screen is not CANCEL of the PIN
+			// entry that follows it).
+			if hasEntry(effects[i:]) {
+				r.endEntry()
+				r.gen++
+				r.activeKeys = nil
+			}
 			if err := r.o.Devices.Display.Show(r.ctx, e.Screen); err != nil {
 				r.log.Error().Err(err).Str("screen", e.Screen.ID).Msg("display failed")
 			}

@@ -834,11 +834,13 @@ func TestRunnerApprovalWithoutTokenReleasesNoCash(t *testing.T) {
 	}
 }
 
-// A key read from an entry that has since been replaced does not act on
-// the new screen. The loop is held inside Show of the new screen (before
-// it replaces the PIN pad entry) while the customer presses F1 on the old
-// one, so the old entry's result is queued when the new entry starts.
-func TestRunnerDropsKeyOfReplacedEntry(t *testing.T) {
+// A key meant for a screen being replaced never acts on it: the runner
+// ends the old screen's PIN pad entry before it shows the new screen, so
+// whoever sees the new screen can no longer press a key of the old one.
+// The loop is held inside Show of the new screen while the customer
+// presses F1: the old entry is gone, nothing takes the key until the new
+// screen's entry starts, and then F1 means the new screen's F1.
+func TestRunnerEndsOldEntryBeforeNewScreen(t *testing.T) {
 	var gd *gateDisplay
 	g := newRig(t, rigOptions{display: func(_ *rig, d *devsim.Display) display.Display {
 		gd = &gateDisplay{Display: d, entered: make(chan string, 1)}
@@ -865,13 +867,19 @@ func TestRunnerDropsKeyOfReplacedEntry(t *testing.T) {
 	case <-time.After(rigWait):
 		t.Fatal("the tick did not reach Show")
 	}
-	// The main menu's entry is still armed: F1 ("withdrawal") is read.
-	if a := g.pad.Active(); a != mainKeys {
+	// The main menu's entry ended before its screen was replaced.
+	if a := g.pad.Active(); a != "" {
 		close(gate)
-		t.Fatalf("entry %q while the loop is held, want the main menu's", a)
+		t.Fatalf("entry %q still armed while the next screen is being shown", a)
 	}
-	g.press(pinpad.F1)
-	g.eventually("the old entry's key to be queued", func() bool { return len(g.r.in) == 1 })
+	pressed := make(chan error, 1)
+	go func() { pressed <- g.pad.Press(g.ctx(), pinpad.F1) }()
+	select {
+	case err := <-pressed:
+		close(gate)
+		t.Fatalf("F1 taken while no entry was armed: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
 	close(gate)
 	select {
 	case err := <-tickDone:
@@ -881,17 +889,14 @@ func TestRunnerDropsKeyOfReplacedEntry(t *testing.T) {
 	case <-time.After(rigWait):
 		t.Fatal("tick not done")
 	}
-	g.sync() // the queued key has been handled (or dropped)
-
-	if st := g.r.Snapshot().State; st != string(flows.MoreTime) {
-		t.Fatalf("state %s after a stale F1, want %s: the old entry's key acted on the new screen", st, flows.MoreTime)
+	// The new entry takes the waiting F1: "yes, more time".
+	if err := <-pressed; err != nil {
+		t.Fatalf("F1 never taken by the new entry: %v", err)
 	}
-	if id := g.disp.Current().ID; id != "more-time" {
-		t.Fatalf("screen %s, want more-time", id)
-	}
-	g.eventually("the more-time entry", func() bool { return g.pad.Active() == "keys:F1,F2,CANCEL" })
-	g.press(pinpad.F1) // "yes": the new entry works
 	g.waitScreen("main-menu")
+	if st := g.r.Snapshot().State; st != string(flows.MainMenu) {
+		t.Fatalf("state %s, want %s: F1 acted as the old screen's withdrawal", st, flows.MainMenu)
+	}
 }
 
 // Out of service the card slot is closed; back in service it opens.
