@@ -894,6 +894,7 @@ func TestRunnerEndsOldEntryBeforeNewScreen(t *testing.T) {
 		t.Fatalf("F1 never taken by the new entry: %v", err)
 	}
 	g.waitScreen("main-menu")
+	g.sync()
 	if st := g.r.Snapshot().State; st != string(flows.MainMenu) {
 		t.Fatalf("state %s, want %s: F1 acted as the old screen's withdrawal", st, flows.MainMenu)
 	}
