@@ -369,6 +369,9 @@ func TestBrowserKiosk(t *testing.T) {
 	if n, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelectorAll('.fdk, .pk, #cards').length`)); err != nil || n != 0 {
 		t.Fatalf("the kiosk page has %d panel controls (%v)", n, err)
 	}
+	if err := r.err(); err != nil {
+		t.Fatalf("a screen was refused: %v", err)
+	}
 }
 
 func TestBrowserReconnects(t *testing.T) {

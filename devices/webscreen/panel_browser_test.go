@@ -489,3 +489,41 @@ func TestBrowserActivationChinese(t *testing.T) {
 		t.Fatalf("frank-new is %q (%v), want active", st, err)
 	}
 }
+
+// TestBrowserPhoneBinding: Bob's phone is not bound to his account, so
+// the app says the ATM cannot use its QR code. He binds it in the app
+// (his number is the one the bank has on file), chooses activation, and
+// the ATM shows him the QR code.
+func TestBrowserPhoneBinding(t *testing.T) {
+	a := startSimATM(t)
+	p := openPage(t, a.URL(), panelW, panelH)
+	p.phone()
+	p.waitScreen("welcome")
+
+	p.phoneClick("#open-bank")
+	p.phoneClick(`.pick[data-user="bob"]`)
+	p.phoneClick("#tile-activate")
+	p.phoneWait(`.cardbox[data-last4="2058"] .warn`)
+	p.phoneClick(`.cardbox[data-last4="2058"] .warn button`)
+	p.phoneWait(`#bind-phone`)
+	if v := run(p, chromedp.Value(chromedp.CSS("#bind-phone"), chromedp.FromNode(p.frame))); v != "+886922000202" {
+		t.Fatalf("the bind form offers %q as Bob's number", v)
+	}
+	p.phoneClick("#bind-submit")
+	p.phoneWait(`#msg[data-ok="true"]`)
+	if s := p.phoneText(".bindings"); !strings.Contains(s, "bob-twd") {
+		t.Fatalf("bindings: %q", s)
+	}
+	p.phoneClick(".appbar .back")
+	p.phoneWait(`.cardbox[data-last4="2058"] button.primary`)
+	if n := len(run(p, chromedp.Nodes(chromedp.CSS(`.cardbox[data-last4="2058"] .warn`), chromedp.FromNode(p.frame), chromedp.AtLeast(0)))); n != 0 {
+		t.Fatal("the app still says the phone is not bound")
+	}
+	p.phoneClick(`.cardbox[data-last4="2058"] button.primary`)
+	p.phoneWait("#scan-qr")
+
+	p.click(`.card[data-card="bob-new"]`)
+	p.waitScreen("enter-pin")
+	p.click(`.fdk[data-key="F4"]`)
+	p.waitScreen("activate-qr")
+}

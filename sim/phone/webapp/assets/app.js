@@ -157,6 +157,7 @@
         if (!r.ok) throw new Error('HTTP ' + r.status);
         S.inboxState = 'live';
         document.body.dataset.inbox = 'live';
+        refresh('inbox');
         backoff = 500;
         const reader = r.body.getReader();
         const dec = new TextDecoder();
@@ -177,6 +178,7 @@
       }
       S.inboxState = 'connecting';
       document.body.dataset.inbox = 'connecting';
+      refresh('inbox');
       await sleep(backoff);
       backoff = Math.min(backoff * 2, 5000);
     }
