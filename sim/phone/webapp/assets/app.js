@@ -457,10 +457,10 @@
             h('div.w-time', { text: t.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) }),
             h('div.w-date', { text: t.toLocaleDateString([], { weekday: 'long', month: 'long', day: 'numeric' }) })),
           h('h1.sr-only', { text: 'Home screen' }),
-          h('div.apps', { role: 'list' },
-            h('button.app', { type: 'button', role: 'listitem', id: 'open-bank', 'aria-label': 'atmd Bank app', onclick: () => go(S.session ? 'bank' : 'login') },
+          h('nav.apps', { 'aria-label': 'Apps' },
+            h('button.app', { type: 'button', id: 'open-bank', 'aria-label': 'atmd Bank app', onclick: () => go(S.session ? 'bank' : 'login') },
               svg('bank', 'app-icon'), h('span.app-name', { text: 'atmd Bank' }), h('span.badge', { dataset: { badge: 'bank' }, hidden: true })),
-            h('button.app', { type: 'button', role: 'listitem', id: 'open-sms', 'aria-label': 'Messages', onclick: () => go('sms') },
+            h('button.app', { type: 'button', id: 'open-sms', 'aria-label': 'Messages', onclick: () => go('sms') },
               svg('sms', 'app-icon'), h('span.app-name', { text: 'Messages' }), h('span.badge', { dataset: { badge: 'sms' }, hidden: true })))));
     },
   };
