@@ -3,10 +3,11 @@ GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN      := bin/atmd
 CONFIG   ?= configs/sim.yaml
 FUZZTIME ?= 10s
+ARTIFACTS ?= var/test-artifacts
 STATICCHECK_VERSION ?= v0.7.0
 export PATH := $(dir $(GO)):$(PATH)
 
-.PHONY: all build run test unit scenarios lint fuzz bench smoke deps clean
+.PHONY: all build run test unit scenarios lint fuzz bench smoke deps screens clean
 
 all: build
 
@@ -27,8 +28,14 @@ test: deps build
 	@echo "== gofmt"; out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "not gofmt'd:"; echo "$$out"; exit 1; fi
 	@echo "== go vet"; $(GO) vet ./...
-	@echo "== go test -race"; $(GO) test -race -count=1 -timeout 15m ./...
+	@echo "== go test -race"; ATMD_ARTIFACTS=$(abspath $(ARTIFACTS)) $(GO) test -race -count=1 -timeout 15m ./...
+	@echo "== browser test screenshots: $(ARTIFACTS)/screens"
 	@echo "== scenarios"; $(BIN) scenario --config $(CONFIG) sim/scenarios/*.scn
+
+## screens: run the browser tests and refresh the screenshots the docs
+## show (docs/screens).
+screens: deps
+	$(GO) test -count=1 -run Browser ./devices/webscreen -update
 
 ## lint: gofmt, go vet and staticcheck.
 lint:

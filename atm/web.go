@@ -3,6 +3,7 @@ package atm
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/rs/zerolog"
 
@@ -57,6 +58,9 @@ func (d *Daemon) startWeb(ctx context.Context, log zerolog.Logger) error {
 	}
 	opts := webscreen.Options{Addr: c.Addr, Mirror: d.Sim.Display, Currency: cur.Alpha, Phone: c.Phone,
 		Log: log.With().Str("component", "webscreen").Logger()}
+	if opts.Phone == "" && c.Panel {
+		opts.Phone = d.phoneApp()
+	}
 	if c.Panel {
 		p, err := d.simPanel(ctx, cur)
 		if err != nil {
@@ -71,6 +75,24 @@ func (d *Daemon) startWeb(ctx context.Context, log zerolog.Logger) error {
 	d.Web = w
 	d.goRun("webscreen", func() error { return w.Serve(ctx) })
 	return nil
+}
+
+// phoneApp is the address of the banking-app simulator's page that the
+// in-process reference host serves beside its mobile API (under /app/,
+// when mobile.simulator is on; sim/phone/webapp), or "".
+func (d *Daemon) phoneApp() string {
+	h := d.Config.Host
+	if h == nil || h.Mobile == nil || !h.Mobile.Simulator || h.Mobile.Listen == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(h.Mobile.Listen)
+	if err != nil || port == "0" {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/app/"
 }
 
 func (d *Daemon) simPanel(ctx context.Context, cur currency.Currency) (*SimPanel, error) {
@@ -96,6 +118,11 @@ func (d *Daemon) simPanel(ctx context.Context, cur currency.Currency) (*SimPanel
 			for _, card := range cu.Cards {
 				p.Demo[card.ID] = SeedCard(card)
 				p.Notes[card.ID] = fmt.Sprintf("PIN %s", string(card.PIN))
+				if card.Status == seed.StatusNew {
+					// A new card's default PIN reaches the customer only
+					// on the phone, during activation.
+					p.Notes[card.ID] = "New card"
+				}
 			}
 		}
 	}

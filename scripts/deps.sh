@@ -21,10 +21,13 @@ pkgs=()
 # the pcsclite headers. test: also pcscd with the vpcd virtual reader, so
 # the PC/SC driver is tested against a virtual card through pcscd; and
 # tshark, whose ISO 8583 dissector decodes the golden host link frames as
-# a third party (hostlink/thirdparty_test.go).
+# a third party (hostlink/thirdparty_test.go); chromium and its CJK
+# fonts for the browser tests of the customer screen, and zbar-tools,
+# whose zbarimg reads the QR codes on it as a standard reader
+# (devices/webscreen).
 build=(gcc pkg-config libpcsclite-dev)
 case "$what" in
-  test) pkgs=("${build[@]}" pcscd vsmartcard-vpcd chromium fonts-noto-cjk tshark) ;;
+  test) pkgs=("${build[@]}" pcscd vsmartcard-vpcd chromium fonts-noto-cjk tshark zbar-tools) ;;
   run)  pkgs=("${build[@]}" fonts-noto-cjk) ;;
 esac
 

@@ -1,15 +1,18 @@
 package webscreen_test
 
 // Browser tests: the page in real headless Chromium, driven by clicks and
-// keys as a person would, against the real flows.Machine (rig_test.go).
-// They save screenshots: to docs/screens with ATMD_SCREENSHOTS=1 (the
-// ones the README shows), else to $ATMD_ARTIFACTS/screens, else to
-// $TMPDIR/atmd-screens. Without Chromium they skip, or fail when CI is
-// set, naming the package to install.
+// keys as a person would — the front panel's journeys against a running
+// atmd as `make run` starts it (daemon_test.go, panel_browser_test.go),
+// the kiosk page against the real flows.Machine (rig_test.go). They
+// save screenshots as test artifacts ($ATMD_ARTIFACTS/screens, else
+// $TMPDIR/atmd-screens); -update (or ATMD_SCREENSHOTS=1) refreshes the
+// ones docs/screens keeps for the README. Without Chromium they skip,
+// or fail when CI is set, naming the package to install.
 
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"image/png"
 	"os"
@@ -30,8 +33,8 @@ import (
 
 const (
 	installChromium = "apt-get install -y chromium fonts-noto-cjk"
-	step            = 10 * time.Second // bounds one browser step
-	panelW, panelH  = 1640, 1240       // the whole front panel at 1:1
+	step            = 20 * time.Second // bounds one browser step (generous: the machine may be busy)
+	panelW, panelH  = 1640, 1320       // the whole front panel at 1:1
 	kioskW, kioskH  = 1024, 768        // a typical ATM screen
 )
 
@@ -58,10 +61,11 @@ func chromium(t *testing.T) string {
 
 // page is one browser tab on the page under test.
 type page struct {
-	t    *testing.T
-	ctx  context.Context
-	mu   sync.Mutex
-	errs []string // JavaScript exceptions and console errors
+	t     *testing.T
+	ctx   context.Context
+	frame *chromedp.Node // the phone pane's iframe, once phone() found it
+	mu    sync.Mutex
+	errs  []string // JavaScript exceptions and console errors
 }
 
 // openPage starts a headless Chromium with a fresh profile, w×h, and
@@ -170,10 +174,15 @@ func (p *page) screenID() string {
 	return id
 }
 
-// waitScreen waits until the page shows screen id.
+// waitScreen waits until the page shows screen id, and fails if its text
+// does not fit the room it has (screen.js fitText).
 func (p *page) waitScreen(id string) {
 	p.t.Helper()
 	p.do(chromedp.WaitVisible(chromedp.CSS(`#screen[data-screen="` + id + `"]`)))
+	if run(p, chromedp.Evaluate[bool](`document.querySelector('#screen .text').dataset.overflow === 'true'`)) {
+		p.shot("overflow-" + id)
+		p.t.Fatalf("screen %s: the text does not fit the screen: %q", id, p.text("#screen .text"))
+	}
 }
 
 // waitTrue waits until the JavaScript expression is true.
@@ -210,230 +219,74 @@ func (p *page) wantText(sel string, want ...string) {
 	}
 }
 
-// shot saves a screenshot of the viewport as name.png.
+// shot saves a screenshot of the viewport as name.png in the test
+// artifacts ($ATMD_ARTIFACTS/screens, else $TMPDIR/atmd-screens), and
+// with -update (or ATMD_SCREENSHOTS=1) the ones the docs show in
+// docs/screens too.
 func (p *page) shot(name string) {
 	p.t.Helper()
 	// Let animations settle on a stable frame.
 	p.do(chromedp.Evaluate[chromedp.Void](`document.getAnimations().forEach(a => {
 		try { if (a instanceof CSSTransition) a.finish(); else { a.currentTime = 0; a.pause(); } } catch (e) {} })`))
-	// A fixed time in the header, so a refreshed screenshot changes only
-	// when the page does.
+	// A fixed time in the header (and on the phone), so a refreshed
+	// screenshot changes only when the page does.
 	p.do(chromedp.Evaluate[chromedp.Void](`document.getElementById('clock').textContent =
 		new Intl.DateTimeFormat(window.atmd.lang, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(2026, 10, 22, 9, 41))`))
+	if p.frame == nil && run(p, chromedp.Evaluate[bool](`!!document.getElementById('phone-frame')`)) {
+		p.phone()
+	}
+	if p.frame != nil {
+		in := chromedp.FromNode(p.frame)
+		p.do(chromedp.SetJavascriptAttribute(chromedp.CSS("#sb-time"), "textContent", "09:41 AM", in))
+		if len(run(p, chromedp.Nodes(chromedp.CSS(".w-time"), in, chromedp.AtLeast(0)))) > 0 {
+			p.do(chromedp.SetJavascriptAttribute(chromedp.CSS(".w-time"), "textContent", "09:41 AM", in),
+				chromedp.SetJavascriptAttribute(chromedp.CSS(".w-date"), "textContent", "Sunday, November 22", in))
+		}
+	}
 	b := run(p, chromedp.CaptureScreenshot())
+	path := filepath.Join(artifacts(), name+".png")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Logf("screenshot %s", path)
+	if !*update && os.Getenv("ATMD_SCREENSHOTS") != "1" || !docShots[name] {
+		return
+	}
 	// Chromium writes PNGs fast, not small: compress the ones kept in
 	// the repository again.
-	if img, err := png.Decode(bytes.NewReader(b)); err == nil && os.Getenv("ATMD_SCREENSHOTS") == "1" && docShots[name] {
+	if img, err := png.Decode(bytes.NewReader(b)); err == nil {
 		var out bytes.Buffer
 		if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&out, img); err == nil && out.Len() < len(b) {
 			b = out.Bytes()
 		}
 	}
-	dir := shotDir(name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	doc := filepath.Join("..", "..", "docs", "screens", name+".png")
+	if err := os.WriteFile(doc, b, 0o644); err != nil {
 		p.t.Fatal(err)
 	}
-	path := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		p.t.Fatal(err)
-	}
-	p.t.Logf("screenshot %s", path)
+	p.t.Logf("screenshot %s", doc)
 }
+
+var update = flag.Bool("update", false, "refresh the screenshots in docs/screens")
 
 // docShots are the screenshots docs/screens keeps (README, docs/kiosk.md).
 var docShots = map[string]bool{
 	"panel-welcome": true, "panel-pin": true, "panel-amount-menu": true, "panel-take-cash": true,
 	"panel-main-menu-zh-TW": true, "panel-receipt-zh-TW": true, "panel-out-of-service": true,
-	"kiosk-welcome": true, "kiosk-main-menu": true, "kiosk-pin": true, "kiosk-qr": true, "kiosk-reconnecting": true,
+	"panel-activate-qr": true, "panel-activate-default-pin": true, "panel-activate-done": true,
+	"panel-activate-sms-zh-TW": true, "kiosk-welcome": true, "kiosk-main-menu": true, "kiosk-pin": true,
+	"kiosk-qr": true, "kiosk-reconnecting": true,
 }
 
-func shotDir(name string) string {
-	if os.Getenv("ATMD_SCREENSHOTS") == "1" && docShots[name] {
-		return filepath.Join("..", "..", "docs", "screens")
-	}
+// artifacts is where screenshots and other test outputs go.
+func artifacts() string {
 	if d := os.Getenv("ATMD_ARTIFACTS"); d != "" {
 		return filepath.Join(d, "screens")
 	}
 	return filepath.Join(os.TempDir(), "atmd-screens")
-}
-
-// servePanel serves the page and the front panel of a fresh rig.
-func servePanel(t *testing.T) (*webscreen.Dev, *rig) {
-	t.Helper()
-	p := &lateRig{}
-	d := start(t, webscreen.Options{Currency: "TWD", PanelPoll: 20 * time.Millisecond, Panel: p})
-	r := newRig(t, d)
-	p.set(r)
-	return d, r
-}
-
-// lateRig lets the Dev be made before the rig that needs it.
-type lateRig struct {
-	webscreen.Panel
-	mu sync.Mutex
-}
-
-func (l *lateRig) set(r *rig) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.Panel = r
-}
-
-func TestBrowserWithdrawal(t *testing.T) {
-	d, r := servePanel(t)
-	p := openPage(t, d.URL(), panelW, panelH)
-
-	p.waitScreen("welcome")
-	p.wantText("#title", "Welcome")
-	p.waitTrue(`document.querySelector('#card-slot').dataset.accepting === 'true'`)
-	p.shot("panel-welcome")
-
-	// Insert Alice's card from the card slot.
-	p.click(`.card[data-card="alice-debit"]`)
-	p.waitScreen("enter-pin")
-	// Key the PIN on the virtual PIN pad.
-	for _, k := range "7968" {
-		p.click(`.pk[data-key="` + string(k) + `"]`)
-	}
-	p.waitTrue(`document.querySelectorAll('#entry-value .dot.on').length === 4`)
-	if s := p.text("#content"); strings.ContainsAny(s, "0123456789") {
-		t.Fatalf("the PIN screen shows digits: %q", s)
-	}
-	p.shot("panel-pin")
-	p.click(`.pk[data-key="ENTER"]`)
-
-	p.waitScreen("main-menu")
-	p.wantText("#menu", "Cash withdrawal", "Balance inquiry", "Cancel")
-	p.shot("panel-main-menu")
-	// Touch the menu item on the screen.
-	p.click(`#menu .item[data-id="withdrawal"]`)
-
-	p.waitScreen("amount-menu")
-	p.wantText("#menu", "NT$1,000", "NT$2,000", "NT$20,000", "Other amount")
-	p.shot("panel-amount-menu")
-	// Press the function key beside NT$2,000.
-	if id := run(p, chromedp.AttributeValue(chromedp.CSS(`#menu .item[data-key="F2"]`), "data-id")); id.Value != "amount-2000" {
-		t.Fatalf("F2 is %q, want amount-2000", id.Value)
-	}
-	p.click(`.fdk[data-key="F2"]`)
-
-	p.waitScreen("receipt-choice")
-	p.click(`#menu .item[data-id="no"]`)
-
-	// Approved: the card comes back first.
-	p.waitScreen("take-card-cash")
-	p.waitTrue(`document.querySelector('#card-slot').dataset.card === 'presented'`)
-	p.shot("panel-take-card")
-	p.click("#take-card")
-
-	p.waitScreen("take-cash")
-	p.wantText("#lines", "NT$2,000")
-	p.waitTrue(`document.querySelector('#tray').dataset.cash === 'true'`)
-	p.wantText("#notes", "2 × NT$1,000")
-	p.shot("panel-take-cash")
-	p.click("#take-cash")
-
-	p.waitScreen("goodbye")
-	p.wantText("#title", "Thank you")
-	p.waitTrue(`document.querySelector('#tray').dataset.cash === 'false'`)
-	if got := r.cashTaken(); got != 200000 {
-		t.Fatalf("customer took %d, want 200000 (NT$2,000)", got)
-	}
-	r.advance(flowsMessage)
-	p.waitScreen("welcome")
-	if err := r.err(); err != nil {
-		t.Fatalf("a screen was refused: %v", err)
-	}
-}
-
-// flowsMessage is how long the goodbye screen stays.
-const flowsMessage = 5 * time.Second
-
-func TestBrowserKeyboardChinese(t *testing.T) {
-	d, r := servePanel(t)
-	p := openPage(t, d.URL(), panelW, panelH)
-
-	p.waitScreen("welcome")
-	// The language key on the welcome screen.
-	p.click(`#menu .item[data-id="lang"]`)
-	p.do(chromedp.WaitVisible(chromedp.CSS(`#screen[data-screen="welcome"][lang="zh-TW"]`)))
-	p.wantText("#title", "歡迎使用")
-	if lang := run(p, chromedp.Evaluate[string](`document.documentElement.lang`)); lang != "zh-TW" {
-		t.Fatalf("html lang = %q", lang)
-	}
-	p.shot("panel-welcome-zh-TW")
-
-	p.waitTrue(`document.querySelector('#card-slot').dataset.accepting === 'true'`)
-	p.click(`.card[data-card="bob-debit"]`)
-	p.waitScreen("enter-pin")
-	p.wantText("#title", "請輸入密碼")
-	// From here on, the keyboard only: digits and Enter are the PIN pad.
-	p.keys("9867")
-	p.waitTrue(`document.querySelectorAll('#entry-value .dot.on').length === 4`)
-	p.keys(kb.Enter)
-
-	p.waitScreen("main-menu")
-	p.wantText("#menu", "提款", "餘額查詢")
-	p.shot("panel-main-menu-zh-TW")
-	p.keys(kb.F1)
-
-	p.waitScreen("amount-menu")
-	p.keys(kb.F4) // other amount
-	p.waitScreen("other-amount")
-	p.keys("1500")
-	p.waitTrue(`document.querySelector('#entry-value').textContent.includes('NT$1,500')`)
-	p.shot("panel-other-amount-zh-TW")
-	p.keys(kb.Enter)
-
-	p.waitScreen("receipt-choice")
-	p.keys(kb.F1) // receipt: yes
-	p.waitScreen("take-card-cash")
-	p.click("#take-card")
-	p.waitScreen("take-cash")
-	p.wantText("#lines", "NT$1,500")
-	p.click("#take-cash")
-
-	// The receipt comes out of the receipt slot.
-	p.waitScreen("goodbye")
-	p.waitTrue(`!document.querySelector('#receipt').hidden`)
-	p.wantText("#receipt", "NT$1,500", "**** 2033")
-	if rc := strings.Join(r.lastReceipt(), "\n"); !strings.Contains(rc, "NT$1,500") || strings.Contains(rc, "4761730000002033") {
-		t.Fatalf("receipt:\n%s", rc)
-	}
-	if s := p.text("body"); strings.Contains(s, "4761730000002033") {
-		t.Fatal("the page shows a full PAN")
-	}
-	p.shot("panel-receipt-zh-TW")
-}
-
-func TestBrowserOutOfService(t *testing.T) {
-	d, r := servePanel(t)
-	p := openPage(t, d.URL(), panelW, panelH)
-	p.waitScreen("welcome")
-
-	// The technician jams the dispenser from the panel.
-	p.do(chromedp.SetValue(chromedp.CSS("#fault-device"), "dispenser"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('#fault-device').dispatchEvent(new Event('change'))`),
-		chromedp.SetValue(chromedp.CSS("#fault-code"), "DSP-JAM"))
-	p.click("#inject")
-	p.waitScreen("out-of-service")
-	p.wantText("#title", "Temporarily out of service")
-	p.waitTrue(`document.querySelector('#tech').dataset.service === 'out-of-service'`)
-	p.wantText("#devlist", "DSP-JAM")
-	if cls := run(p, chromedp.Evaluate[bool](`document.querySelector('#screen').classList.contains('oos')`)); !cls {
-		t.Fatal("out-of-service screen is not drawn as one")
-	}
-	p.shot("panel-out-of-service")
-
-	p.click("#clear")
-	p.waitScreen("welcome")
-	p.waitTrue(`document.querySelector('#tech').dataset.service === 'in-service'`)
-
-	// The host goes down: out of service again, in service when it is back.
-	r.hostUp(false)
-	p.waitScreen("out-of-service")
-	r.hostUp(true)
-	p.waitScreen("welcome")
 }
 
 func TestBrowserQR(t *testing.T) {
@@ -462,6 +315,13 @@ func TestBrowserQR(t *testing.T) {
 	got, err := decodeQR(img)
 	if err != nil || got != qrPayload {
 		t.Fatalf("screenshot of the QR code decodes to %q (%v), want %q", got, err, qrPayload)
+	}
+	// zbar, a standard reader, reads both the same.
+	if got := zbar(t, dataURLPNG(t, src.Value)); got != qrPayload {
+		t.Fatalf("zbarimg read %q from the page's image, want %q", got, qrPayload)
+	}
+	if got := zbar(t, b); got != qrPayload {
+		t.Fatalf("zbarimg read %q from the screen, want %q", got, qrPayload)
 	}
 	p.wantText("#qr-box", "banking app")
 	p.shot("kiosk-qr")
@@ -508,6 +368,9 @@ func TestBrowserKiosk(t *testing.T) {
 	p.waitScreen("other-amount")
 	if n, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelectorAll('.fdk, .pk, #cards').length`)); err != nil || n != 0 {
 		t.Fatalf("the kiosk page has %d panel controls (%v)", n, err)
+	}
+	if err := r.err(); err != nil {
+		t.Fatalf("a screen was refused: %v", err)
 	}
 }
 

@@ -31,7 +31,8 @@
 // the first event of the new stream is the current screen, so the page
 // survives an atmd restart without a reload. The page posts JSON back:
 // /api/touch {"key":"F1","seq":N} for a touch on a menu item, and
-// /api/panel/{action} for the panel's buttons.
+// /api/panel/{action} for the panel's buttons (insert, take-card, press,
+// take-cash, tap, scan, inject, clear, supervisor).
 //
 // # Rules
 //
@@ -49,11 +50,19 @@
 // a Content-Security-Policy that allows only its own scripts. The panel
 // is served only when Options.Panel is set. Screens carry no card data
 // beyond what the flows already mask; the QR payload appears only inside
-// the image; log lines never carry a key pressed on the panel.
+// the image (and in the answer to the panel's scan action, for the phone
+// pane); log lines never carry a key pressed on the panel nor a payload.
 //
 // QR codes are drawn on the server with skip2/go-qrcode: error correction
 // High (Medium when that would be denser than 65 modules), the standard
-// quiet zone, a whole number of pixels per module, shown unscaled.
+// quiet zone, a whole number of pixels per module. The page sizes the
+// image to a whole number of device pixels per module, as large as its
+// natural size and the room allow, so it stays crisp when the panel is
+// zoomed to fit a window or the display has another pixel ratio. A long
+// text beside a QR code or a menu is shrunk in steps until it fits its
+// room (title, lines and entry field, never under 28 px for the lines);
+// the text's data-overflow attribute says if it still does not, and the
+// browser tests fail on it.
 //
 // # Modes
 //
@@ -62,6 +71,27 @@
 // display the runner and the scenarios use, and Options.Mirror makes the
 // page follow it and send touches to it. Options.Panel adds the front
 // panel; Options.Phone puts the banking-app simulator's page in the
-// phone pane (the extension point for it, with window.atmd in the page's
-// scripts: on('screen'|'panel'|'hello'|'conn', fn) and post(path, body)).
+// phone pane. The page's scripts share window.atmd: on('screen'|'panel'|
+// 'hello'|'conn', fn), post(path, body), press(key), touch(key),
+// setZoom(z), and phone.send(msg) to the phone pane.
+//
+// # The phone pane
+//
+// The phone is a page of its own, the banking-app simulator
+// (sim/phone/webapp), served by the bank — the reference host's mobile
+// API, under /app/ — and framed here from that origin: it talks to the
+// bank's API same-origin, and this server never carries the bank's
+// traffic. The daemon (atm) points Options.Phone at the in-process
+// host's page unless the config names one. The phone's camera and NFC
+// antenna are the panel's, through window.postMessage between the two
+// pages (the messages are listed in sim/phone/webapp's doc):
+//
+//   - scan: the phone asks for the QR code on the screen; the panel
+//     posts the "scan" action, which answers the payload of the screen
+//     shown now — the one place a payload leaves this server, and only
+//     with the panel (simulation) — and hands it to the phone frame's
+//     origin only. The screen's page never holds it as text.
+//   - tap: what the phone read from the NFC tag goes to the phone too.
+//
+// The panel takes messages only from the phone frame and its origin.
 package webscreen

@@ -16,6 +16,8 @@ var (
 	ErrNotBound = fmt.Errorf("webscreen: no menu item on that key: %w", hal.ErrInvalid)
 	// ErrNoReader: nobody read a touch from Touches in time.
 	ErrNoReader = fmt.Errorf("webscreen: touch not taken: %w", hal.ErrTimeout)
+	// ErrNoQR: the phone pane scanned the screen, but it shows no QR code.
+	ErrNoQR = fmt.Errorf("webscreen: no QR code on the screen: %w", hal.ErrInvalid)
 	// ErrNoPanel: a panel action, but Options.Panel is nil.
 	ErrNoPanel = errors.New("webscreen: no virtual front panel configured")
 	// ErrForbidden: a request from another origin or for another host

@@ -20,6 +20,7 @@ const (
 	actPress      = "press"
 	actTakeCash   = "take-cash"
 	actTap        = "tap"
+	actScan       = "scan"
 	actInject     = "inject"
 	actClear      = "clear"
 	actSupervisor = "supervisor"
@@ -44,7 +45,7 @@ func decodeRequest(action string, body []byte) (request, error) {
 		return request{}, &RequestError{Action: action, Field: field, Msg: msg, Err: err}
 	}
 	switch action {
-	case actTouch, actInsert, actTakeCard, actPress, actTakeCash, actTap, actInject, actClear, actSupervisor:
+	case actTouch, actInsert, actTakeCard, actPress, actTakeCash, actTap, actScan, actInject, actClear, actSupervisor:
 	default:
 		return bad("", "unknown action", nil)
 	}
@@ -119,7 +120,7 @@ func decodeRequest(action string, body []byte) (request, error) {
 			return bad("on", "missing", nil)
 		}
 		return extra("key", "seq", "card", "device", "code")
-	default: // take-card, take-cash, tap: no fields
+	default: // take-card, take-cash, tap, scan: no fields
 		return extra("key", "seq", "card", "device", "code", "on")
 	}
 }

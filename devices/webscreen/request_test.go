@@ -42,6 +42,8 @@ func TestDecodeRequest(t *testing.T) {
 		{"take-card", ``, true, ""},
 		{"take-cash", `{}`, true, ""},
 		{"tap", `{"key":"F1"}`, false, "key"},
+		{"scan", `{}`, true, ""},
+		{"scan", `{"card":"alice-debit"}`, false, "card"},
 		{"reboot", `{}`, false, ""},
 		{"press", `{"key":"1"}` + strings.Repeat(" ", maxBody), false, ""},
 	}

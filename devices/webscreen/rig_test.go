@@ -161,15 +161,7 @@ func (r *rig) stepLocked(ev flows.Event) {
 	}
 }
 
-// advance moves the machine's clock on.
-func (r *rig) advance(d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.now = r.now.Add(d)
-	r.stepLocked(flows.Tick{Now: r.now})
-}
-
-// setHealth reports the ATM's health to the machine.
+// setHealthLocked reports the ATM's health to the machine.
 func (r *rig) setHealthLocked() {
 	h := flows.Health{HostUp: r.health.HostUp, Cassettes: rigCassettes(), PrinterOK: r.faults["printer"] == ""}
 	if r.faults["dispenser"] != "" {
@@ -179,32 +171,11 @@ func (r *rig) setHealthLocked() {
 	r.stepLocked(h)
 }
 
-func (r *rig) hostUp(up bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.health.HostUp = up
-	r.setHealthLocked()
-}
-
+// err is the first screen the page refused, if any.
 func (r *rig) err() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.showErr
-}
-
-func (r *rig) cashTaken() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return dispenser.MixAmount(r.taken, rigCassettes())
-}
-
-func (r *rig) lastReceipt() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.receipts) == 0 {
-		return nil
-	}
-	return r.receipts[len(r.receipts)-1].Lines
 }
 
 // ---- webscreen.Panel ----

@@ -300,6 +300,8 @@ func (d *Dev) panelAction(w http.ResponseWriter, r *http.Request) {
 		err = p.TakeCash(ctx)
 	case actTap:
 		read, err = p.Tap(ctx)
+	case actScan:
+		read, err = d.scan()
 	case actInject:
 		err = p.Inject(ctx, req.Device, req.Code)
 	case actClear:
@@ -321,12 +323,28 @@ func (d *Dev) panelAction(w http.ResponseWriter, r *http.Request) {
 	case actSupervisor:
 		ev = ev.Bool("on", *req.On)
 	}
-	ev.Msg("panel action") // never the key: it may be a PIN digit
-	if action == actTap {
+	ev.Msg("panel action") // never the key (a PIN digit) nor a scanned payload
+	switch action {
+	case actTap:
 		writeJSON(w, http.StatusOK, map[string]string{"read": read})
+		return
+	case actScan:
+		writeJSON(w, http.StatusOK, map[string]string{"payload": read})
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// scan is the phone's camera pointed at the screen (simulation only):
+// the payload of the QR code shown now. It goes to the phone pane in the
+// answer to the panel's scan action, never into the screen's page.
+func (d *Dev) scan() (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.screen.QR == "" {
+		return "", ErrNoQR
+	}
+	return d.screen.QR, nil
 }
 
 // readRequest reads and decodes the body of a POST for action.

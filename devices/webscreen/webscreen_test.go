@@ -567,6 +567,39 @@ func TestPanelActions(t *testing.T) {
 	}
 }
 
+// TestPanelScan: the phone pane's camera reads the QR payload of the
+// screen shown — through the panel's scan action only, never in a
+// screen event, never in the log — and nothing without the panel.
+func TestPanelScan(t *testing.T) {
+	logs := &syncBuffer{}
+	d := start(t, webscreen.Options{Panel: newFakePanel(), Log: zerolog.New(logs)})
+	ctx := timeout(t, wait)
+	show(t, d, welcome)
+	if code, body, _ := post(ctx, d, "/api/panel/scan", `{}`); code != http.StatusConflict || !strings.Contains(body, "no QR code") {
+		t.Fatalf("scan with no QR code: HTTP %d %s", code, body)
+	}
+	s := openStream(t, d)
+	s.next(t, "hello")
+	s.next(t, "screen")
+	show(t, d, qrScreen)
+	if v := s.next(t, "screen"); strings.Contains(fmt.Sprint(v), qrPayload) {
+		t.Fatalf("the screen event carries the payload: %v", v)
+	}
+	code, body, err := post(ctx, d, "/api/panel/scan", ``)
+	var got struct{ Payload string }
+	if err != nil || code != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil || got.Payload != qrPayload {
+		t.Fatalf("scan: HTTP %d %s (%v), want the payload", code, body, err)
+	}
+	if strings.Contains(logs.String(), qrPayload) || !strings.Contains(logs.String(), `"action":"scan"`) {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+	kiosk := start(t, webscreen.Options{})
+	show(t, kiosk, qrScreen)
+	if code, _, _ := post(ctx, kiosk, "/api/panel/scan", `{}`); code != http.StatusNotFound {
+		t.Fatalf("scan without the panel: HTTP %d", code)
+	}
+}
+
 func TestPanelStateStreamed(t *testing.T) {
 	p := newFakePanel()
 	d := start(t, webscreen.Options{Panel: p, PanelPoll: 5 * time.Millisecond})

@@ -21,6 +21,7 @@ import (
 	"github.com/atmd/atmd/sim/host/notify"
 	"github.com/atmd/atmd/sim/host/seed"
 	"github.com/atmd/atmd/sim/host/store"
+	"github.com/atmd/atmd/sim/phone/webapp"
 )
 
 // Errors.
@@ -181,8 +182,18 @@ func (h *Host) Open(ctx context.Context) error {
 	if h.cfg.Mobile != nil {
 		mc = *h.cfg.Mobile
 	}
-	ms, err := mobile.New(db, mc, mobile.WithClock(h.clock), mobile.WithLogger(h.log), mobile.WithNotifier(h.notifier),
-		mobile.WithPINSource(h.defaultPIN))
+	mopts := []mobile.Option{mobile.WithClock(h.clock), mobile.WithLogger(h.log), mobile.WithNotifier(h.notifier),
+		mobile.WithPINSource(h.defaultPIN)}
+	if mc.Simulator {
+		// The banking-app simulator's page under /app/, with the seed's
+		// demo logins as quick picks (sim/phone/webapp).
+		var demo webapp.Demo
+		if sd, err := seed.Load(h.cfg.Seed); err == nil {
+			demo = webapp.DemoFromSeed(sd)
+		}
+		mopts = append(mopts, mobile.WithApp(webapp.Handler(webapp.Options{Demo: demo})))
+	}
+	ms, err := mobile.New(db, mc, mopts...)
 	if err != nil {
 		_ = db.Close()
 		return fmt.Errorf("host: %w", err)

@@ -16,4 +16,7 @@
 // body) wrapping ErrAPI. The phone never logs; the caller decides what
 // to print — a code or default PIN is meant to be shown, it is what a
 // phone is for.
+//
+// The same app as a web page, for people rather than scripts, is
+// sim/phone/webapp: the phone pane of atmd's virtual front panel.
 package phone

@@ -56,7 +56,44 @@
   $('tap').addEventListener('click', async (e) => {
     const r = await act('tap', {}, e.currentTarget);
     $('tap-read').textContent = r && r.read ? 'Phone read: ' + r.read : '';
+    if (r && r.read) toPhone({ op: 'tap', uri: r.read });
   });
+
+  // ---- the phone pane ----
+  // The banking-app simulator runs in the iframe, from the bank's origin
+  // (sim/phone/webapp). The phone's camera and NFC antenna are ours: it
+  // asks {atmd:'phone', op:'scan', id} and gets the payload of the QR
+  // code on the screen from atmd (POST /api/panel/scan); a tap on the tag
+  // sends it what the phone read. Messages go only to the frame's origin
+  // and are taken only from the frame: the payload passes through this
+  // script, never through the screen's DOM.
+  const frame = $('phone-frame');
+  const phoneOrigin = frame ? new URL(frame.getAttribute('src'), location.href).origin : '';
+  function toPhone(msg) {
+    if (frame && frame.contentWindow) frame.contentWindow.postMessage(Object.assign({ atmd: 'atm' }, msg), phoneOrigin);
+  }
+  atmd.phone = { send: toPhone };
+  if (frame) {
+    // Whichever loads first, the phone learns that a panel is around.
+    frame.addEventListener('load', () => toPhone({ op: 'hello' }));
+    toPhone({ op: 'hello' });
+    window.addEventListener('message', async (e) => {
+      if (e.source !== frame.contentWindow || e.origin !== phoneOrigin) return;
+      const m = e.data;
+      if (!m || typeof m !== 'object' || m.atmd !== 'phone') return;
+      if (m.op === 'hello') {
+        toPhone({ op: 'hello' });
+      } else if (m.op === 'scan') {
+        try {
+          const r = await atmd.post('/api/panel/scan', {});
+          toPhone({ op: 'scan', id: m.id, payload: r.payload });
+        } catch (err) {
+          const none = /no QR code/.test(err.message);
+          toPhone({ op: 'scan', id: m.id, error: none ? "There is no QR code on the ATM's screen." : "The camera could not read the ATM's screen." });
+        }
+      }
+    });
+  }
   $('supervisor').addEventListener('change', (e) => act('supervisor', { on: e.currentTarget.checked }));
   $('fault-device').addEventListener('change', fillCodes);
   $('inject').addEventListener('click', () => {
@@ -92,6 +129,7 @@
     if (keep) dev.value = keep;
     fillCodes();
     if (state) draw(state);
+    fit(); // the cards changed the panel's height
   });
 
   function fillCodes() {
@@ -142,13 +180,23 @@
     }));
   }
   atmd.on('panel', draw);
+  // While atmd is away the devices' state is unknown: say so, and take
+  // no clicks until it is back (the next "panel" event redraws).
+  atmd.on('conn', (c) => {
+    if (c !== 'lost') return;
+    $('tech').dataset.service = 'unknown';
+    $('service').textContent = 'atmd is not running';
+    $('card-slot').dataset.accepting = 'false';
+  });
 
   // Zoom the whole machine to fit the window (never up).
   const atm = document.querySelector('.atm');
   function fit() {
     atm.style.zoom = '1';
     const z = Math.min(1, window.innerWidth / atm.scrollWidth, Math.max(0.6, window.innerHeight / atm.scrollHeight));
-    atm.style.zoom = String(Math.max(0.45, z));
+    const zoom = Math.max(0.45, z);
+    atm.style.zoom = String(zoom);
+    atmd.setZoom(zoom);
   }
   window.addEventListener('resize', fit);
   fit();

@@ -63,6 +63,7 @@
     lostTimer: 0,
     instance: '',
     count: -1,
+    zoom: 1,
   };
 
   // ---- extension point for the panel, the phone pane and tests ----
@@ -94,6 +95,11 @@
   window.atmd = {
     on(ev, fn) { (listeners[ev] = listeners[ev] || []).push(fn); },
     post,
+    // The panel zooms the machine to fit the window and says by how much.
+    setZoom(z) {
+      st.zoom = z > 0 ? z : 1;
+      sizeQR();
+    },
     get screen() { return st.screen; },
     get lang() { return st.lang; },
     loadId: Math.random().toString(36).slice(2),
@@ -182,6 +188,7 @@
     renderArt(v);
     renderMenu(menu, v.seq, w);
     layout(s, v, menu);
+    fitText();
 
     // Tell a screen reader: the whole screen when it changes, the count
     // of digits when only the entry field does.
@@ -213,6 +220,26 @@
     c.style.setProperty('--text-end', String(first(side ? menu.filter((m) => m.key < 'F5') : menu)));
   }
 
+  // A long text on a screen with a QR code or a menu beside it may not
+  // fit its room at the full size: shrink it (title, lines, entry field)
+  // in steps until it does, down to the floors in screen.css. The text's data-overflow says
+  // whether it still overflows (the browser tests fail on it).
+  function fitText() {
+    const s = $('screen');
+    const t = s.querySelector('.text');
+    s.style.setProperty('--fit', '1');
+    t.classList.add('measure');
+    let k = 1;
+    while (t.scrollHeight > t.clientHeight + 1 && k > 0.5) {
+      k -= 0.05;
+      s.style.setProperty('--fit', k.toFixed(2));
+    }
+    t.dataset.overflow = t.scrollHeight > t.clientHeight + 1 ? 'true' : 'false';
+    t.classList.remove('measure');
+  }
+  window.addEventListener('resize', fitText);
+  if (document.fonts) document.fonts.ready.then(fitText);
+
   function renderEntry(input, w) {
     const box = $('entry');
     box.hidden = !input;
@@ -241,13 +268,31 @@
       img.removeAttribute('src');
       return;
     }
-    // Drawn at its natural size: a whole number of pixels per module.
     img.width = qr.px;
     img.height = qr.px;
     img.src = qr.src;
     img.alt = w.qrAlt;
     $('qr-caption').textContent = w.qr;
+    sizeQR();
   }
+
+  // A QR code stays crisp only with a whole number of device pixels per
+  // module: as large as its natural size and the room on the screen
+  // allow, allowing for the panel's zoom and the display's pixel ratio.
+  function sizeQR() {
+    const q = st.screen && st.screen.qr;
+    const img = $('qr');
+    if (!q) return;
+    img.style.width = '';
+    img.style.height = '';
+    const room = Math.min(q.px, parseFloat(getComputedStyle(img).maxHeight) || q.px);
+    const scale = st.zoom * (window.devicePixelRatio || 1);
+    const per = Math.max(1, Math.floor((room * scale) / q.modules + 1e-6));
+    const css = (per * q.modules) / scale;
+    img.style.width = css + 'px';
+    img.style.height = css + 'px';
+  }
+  window.addEventListener('resize', sizeQR);
 
   function renderArt(v) {
     const box = $('art');

@@ -46,6 +46,21 @@ type DevicesResponse struct {
 	Devices []DeviceJSON `json:"devices"`
 }
 
+// CardJSON is one of the user's cards as the app lists it: never the
+// full card number.
+type CardJSON struct {
+	Last4     string `json:"last4"`
+	Name      string `json:"name"`   // embossed name
+	Expiry    string `json:"expiry"` // YYMM
+	AccountID string `json:"account_id"`
+	Status    string `json:"status"` // "active", "new" (awaiting activation), "blocked", "expired"
+}
+
+// CardsResponse answers GET /v1/cards.
+type CardsResponse struct {
+	Cards []CardJSON `json:"cards"`
+}
+
 // IntentResponse answers POST /v1/activation/intent.
 type IntentResponse struct {
 	CardLast4 string    `json:"card_last4"`
@@ -93,12 +108,23 @@ func (s *Service) Handler() http.Handler {
 	route("POST", "/v1/logout", s.auth(s.handleLogout))
 	route("POST", "/v1/devices/bind", s.auth(s.handleBind))
 	route("GET", "/v1/devices", s.auth(s.handleDevices))
+	route("GET", "/v1/cards", s.auth(s.handleCards))
 	route("POST", "/v1/activation/intent", s.auth(s.handleIntent))
 	route("POST", "/v1/qr", s.auth(s.handleQR))
 	route("GET", "/v1/inbox", s.auth(s.handleInbox))
 	route("GET", "/v1/inbox/events", s.auth(s.handleEvents))
 	if s.cfg.Simulator {
 		route("GET", "/v1/sim/sms", s.handleSMS)
+	}
+	if s.app != nil {
+		// The banking-app simulator's page (WithApp), same-origin with
+		// the API it calls.
+		mux.Handle("GET /app/", http.StripPrefix("/app", s.app))
+		mux.Handle("GET /app", http.RedirectHandler("/app/", http.StatusMovedPermanently))
+		mux.HandleFunc("/app/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "the app's page is read-only")
+		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
@@ -260,6 +286,23 @@ func (s *Service) handleDevices(w http.ResponseWriter, r *http.Request) {
 	out := DevicesResponse{Devices: []DeviceJSON{}}
 	for _, d := range ds {
 		out.Devices = append(out.Devices, DeviceJSON{DeviceID: d.DeviceID, AccountID: d.AccountID, Phone: d.Phone, Bound: d.Bound})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Service) handleCards(w http.ResponseWriter, r *http.Request) {
+	if err := noQuery(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	cards, err := s.db.CardsOfCustomer(r.Context(), sessionOf(r).customer)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := CardsResponse{Cards: []CardJSON{}}
+	for _, c := range cards {
+		out.Cards = append(out.Cards, CardJSON{Last4: last4(c.PAN), Name: c.Name, Expiry: c.Expiry, AccountID: c.AccountID, Status: string(c.Status)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

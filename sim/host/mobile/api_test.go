@@ -197,6 +197,51 @@ func TestDevices(t *testing.T) {
 	}
 }
 
+func TestCards(t *testing.T) {
+	f := newFixture(t, Config{})
+	runCases(t, f, "GET", "/v1/cards", []apiCase{
+		{"unauthenticated", "", "", "", 401, "unauthenticated", ""},
+		{"new card", "david", "", "", 200, "", `{"last4":"4054","name":"DAVID","expiry":"3011","account_id":"david-twd","status":"new"}`},
+		{"only their own", "alice", "", "", 200, "", `"account_id":"alice-twd"`},
+	})
+	tok := f.login(t, "alice", "alice-app-pass", "alice-phone")
+	h := f.svc.Handler()
+	r := do(t, h, "GET", "/v1/cards", tok, "", "")
+	if strings.Contains(r.body, "david") || strings.Contains(r.body, "4761") {
+		t.Fatalf("cards show another's card or a full PAN: %s", r.body)
+	}
+	if r := do(t, h, "GET", "/v1/cards?all=1", tok, "", ""); r.status != 400 {
+		t.Fatalf("unknown query: %d %s", r.status, r.body)
+	}
+}
+
+// TestApp: WithApp serves a page under /app/ beside the API; without it
+// /app/ is an unknown path like any other.
+func TestApp(t *testing.T) {
+	f := newFixture(t, Config{})
+	if r := do(t, f.svc.Handler(), "GET", "/app/", "", "", ""); r.status != 404 || r.errCode() != "not_found" {
+		t.Fatalf("no app: %d %s", r.status, r.body)
+	}
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "app at "+r.URL.Path)
+	})
+	f.svc.app = page
+	h := f.svc.Handler()
+	if r := do(t, h, "GET", "/app/app.js", "", "", ""); r.status != 200 || r.body != "app at /app.js" {
+		t.Fatalf("app asset: %d %s", r.status, r.body)
+	}
+	if r := do(t, h, "GET", "/app", "", "", ""); r.status != 301 || r.header.Get("Location") != "/app/" {
+		t.Fatalf("/app: %d %v", r.status, r.header)
+	}
+	if r := do(t, h, "POST", "/app/", "", js, "{}"); r.status != 405 || r.errCode() != "method_not_allowed" {
+		t.Fatalf("POST /app/: %d %s", r.status, r.body)
+	}
+	if r := do(t, h, "GET", "/v1/devices", "", "", ""); r.status != 401 {
+		t.Fatalf("the API still needs a token: %d", r.status)
+	}
+}
+
 func TestIntent(t *testing.T) {
 	f := newFixture(t, Config{})
 	cases := common(`{"card_last4":"4054"}`)

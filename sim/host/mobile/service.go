@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -130,7 +131,8 @@ type Service struct {
 	clock    clock.Clock
 	log      zerolog.Logger
 	pins     PINSource
-	iter     int // password hash iterations for dummy checks
+	app      http.Handler // the banking-app page under /app/, or nil
+	iter     int          // password hash iterations for dummy checks
 
 	mu       sync.Mutex
 	sessions map[[32]byte]*session // by SHA-256 of the token
@@ -171,6 +173,12 @@ func WithNotifier(n *notify.Notifier) Option { return func(s *Service) { s.notif
 
 // WithPINSource sets where Notify.DefaultPIN gets a new card's PIN.
 func WithPINSource(p PINSource) Option { return func(s *Service) { s.pins = p } }
+
+// WithApp serves h under /app/ beside the API (h sees paths without the
+// /app prefix): the banking-app simulator's page (sim/phone/webapp), so
+// that its calls to the API are same-origin. Simulation only; nil serves
+// nothing.
+func WithApp(h http.Handler) Option { return func(s *Service) { s.app = h } }
 
 // New returns a service on an open store. cfg is validated (defaults
 // filled in).
