@@ -97,6 +97,9 @@ type Options struct {
 	// OnLinkUp, when set, runs each time the link comes up (the key
 	// exchange); the ATM counts the host as up only once it succeeded.
 	OnLinkUp func(ctx context.Context) error
+	// Evidence is where evidence stills go (flows.Capture); nil: none
+	// are taken (journaled as EVIDENCE-FAILED).
+	Evidence *EvidenceQueue
 }
 
 type item struct {
@@ -427,6 +430,8 @@ func (r *Runner) apply(effects []flows.Effect) {
 			})
 		case flows.Reverse:
 			r.reverse(e)
+		case flows.Capture:
+			r.capture(e)
 		case flows.SessionEnded:
 			// Requests of a finished session are no longer needed for a
 			// reversal; drop them and the card data they hold.
@@ -757,6 +762,7 @@ func (r *Runner) checkHealth() {
 		}
 	}
 	h.PrinterOK = devs["printer"].State.Usable()
+	h.CameraOK = devs["camera"].State.Usable()
 	r.observeFaults(devs, up)
 	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
 	cs, err := r.o.Devices.Dispenser.Cassettes(ctx)
@@ -787,7 +793,7 @@ func (r *Runner) checkHealth() {
 }
 
 func sameHealth(a, b flows.Health) bool {
-	if a.HostUp != b.HostUp || a.Down != b.Down || a.PrinterOK != b.PrinterOK || len(a.Cassettes) != len(b.Cassettes) {
+	if a.HostUp != b.HostUp || a.Down != b.Down || a.PrinterOK != b.PrinterOK || a.CameraOK != b.CameraOK || len(a.Cassettes) != len(b.Cassettes) {
 		return false
 	}
 	for i := range a.Cassettes {

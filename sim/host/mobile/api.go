@@ -100,6 +100,7 @@ func (s *Service) Handler() http.Handler {
 	if s.cfg.Simulator {
 		route("GET", "/v1/sim/sms", s.handleSMS)
 	}
+	s.delegateRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 	})
