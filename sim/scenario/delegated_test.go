@@ -251,3 +251,64 @@ host drop reply`
 		}
 	}
 }
+
+// Every screen the helper sees, from picking "Delegated withdrawal" to
+// the welcome screen, as the display recorded them: no balance, no main
+// menu, no service but the delegated withdrawal — menus offer only
+// amounts, other amount, cancel and the receipt question — and neither
+// a screen nor the receipt shows the account's balance.
+func TestDelegatedScreensShowNothingElse(t *testing.T) {
+	dr := twoATMs(t, loadConfig(t))[0]
+	steps(t, dr, "phone login alice", "phone delegate create alice-debit 3000")
+	start := len(dr.sim.Display.History())
+	steps(t, dr, "insert card alice-debit", "expect screen enter-pin", "choose delegated", "expect screen delegate-code",
+		"enter 975310", "press enter", "expect screen delegate-code-wrong",
+		"enter phone", "press enter", "expect screen delegate-amount",
+		"choose other", "enter 5000", "press enter", "expect screen delegate-over-cap",
+		"wait 30s", "expect screen more-time", "choose yes",
+		"choose amount-2000", "choose yes", "take card", "take cash", "expect screen printing", "wait 5s", "expect screen welcome")
+	hist := dr.sim.Display.History()[start:]
+	began := false
+	seen := map[string]bool{}
+	for _, s := range hist {
+		if s.ID == "delegate-code" {
+			began = true
+		}
+		if !began {
+			continue
+		}
+		if s.ID == "welcome" {
+			break
+		}
+		seen[s.ID] = true
+		switch s.ID {
+		case "balance", "main-menu", "amount-menu", "other-amount", "enter-pin", "pin-retry", "insufficient-funds", "limit-exceeded":
+			t.Errorf("screen %s shown during a delegated withdrawal", s.ID)
+		}
+		for _, it := range s.Menu {
+			if !strings.HasPrefix(it.ID, "amount-") && it.ID != "other" && it.ID != "cancel" && it.ID != "yes" && it.ID != "no" {
+				t.Errorf("screen %s offers %q", s.ID, it.ID)
+			}
+		}
+		for _, bal := range []string{"25,000", "23,000"} {
+			if strings.Contains(s.Text(), bal) {
+				t.Errorf("screen %s shows the balance: %q", s.ID, s.Text())
+			}
+		}
+	}
+	for _, want := range []string{"delegate-code", "delegate-code-wrong", "delegate-amount", "delegate-other", "delegate-over-cap",
+		"more-time", "receipt-choice", "please-wait", "dispensing", "take-card-cash", "take-cash", "printing", "goodbye"} {
+		if !seen[want] {
+			t.Errorf("the walk did not show %s", want)
+		}
+	}
+	rs := dr.sim.Printer.Receipts()
+	if len(rs) != 1 {
+		t.Fatalf("%d receipts", len(rs))
+	}
+	text := strings.Join(rs[0].Lines, "\n")
+	if !strings.Contains(text, "DELEGATED WITHDRAWAL") || strings.Contains(text, "AVAILABLE") || strings.Contains(text, "LEDGER") ||
+		strings.Contains(text, "23,000") {
+		t.Fatalf("receipt:\n%s", text)
+	}
+}
