@@ -55,6 +55,14 @@ type ServicesConfig struct {
 	// Activation offers "Activate a new card" on the PIN screen
 	// (docs/flows/activation.md).
 	Activation bool `yaml:"activation"`
+	// Delegated offers "Delegated withdrawal" on the PIN screen: a
+	// helper withdraws with the card and a delegate code
+	// (docs/flows/delegated.md).
+	Delegated bool `yaml:"delegated"`
+	// FaceCheck photographs the cardholder at their own withdrawals; the
+	// host compares the face with the one enrolled and alerts the
+	// cardholder when it does not match.
+	FaceCheck bool `yaml:"face_check"`
 }
 
 // TimeoutsConfig are the customer timers; zero means the default.
@@ -455,6 +463,7 @@ func (c *Config) FlowConfig() flows.Config {
 		PINFormat: pinpad.ISO0, PINKey: keyPIN,
 		Timeouts:   flows.Timeouts(c.ATM.Timeouts),
 		Activation: c.ATM.Services.Activation,
+		Delegated:  c.ATM.Services.Delegated, FaceCheck: c.ATM.Services.FaceCheck,
 	}
 	for _, f := range c.ATM.FastAmounts {
 		fc.FastAmounts = append(fc.FastAmounts, f*cur.Major())

@@ -54,6 +54,8 @@ type Daemon struct {
 	Sim     *SimDevices
 	Journal *journal.Journal
 	SAF     *saf.Queue
+	// Evidence delivers evidence stills to the host (evidence.go).
+	Evidence *EvidenceQueue
 	// Web is the customer screen's page (nil when there is none); URL
 	// gives its address.
 	Web    *webscreen.Dev
@@ -138,6 +140,13 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 	if err != nil {
 		return nil, err
 	}
+	d.Evidence, err = OpenEvidence(filepath.Join(state, "evidence"), EvidenceOptions{
+		Clock: o.Clock, MinBackoff: cfg.HostLink.MinBackoff, MaxBackoff: cfg.HostLink.MaxBackoff,
+		Journal: d.Journal, Log: o.Log.With().Str("component", "evidence").Logger(),
+	})
+	if err != nil {
+		return nil, err
+	}
 	// Before the first customer: settle whatever a crash left open.
 	rec := &recovery{j: d.Journal, q: d.SAF, disp: devs.Dispenser, stan: stan, log: o.Log.With().Str("component", "recovery").Logger()}
 	if err := rec.run(ctx); err != nil {
@@ -195,6 +204,7 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 		Flows: flowConfig, Devices: devs, Link: d.Link, Journal: d.Journal,
 		Clock: o.Clock, Log: o.Log.With().Str("component", "runner").Logger(), ManualTicks: o.ManualTicks,
 		SAF: d.SAF, STAN: stan, OnLinkUp: km.exchange, OnSupervise: func(on bool) { sup.Supervising(on) },
+		Evidence: d.Evidence,
 	})
 	if err != nil {
 		return nil, err
@@ -209,6 +219,7 @@ func Start(ctx context.Context, cfg *Config, o DaemonOptions) (_ *Daemon, err er
 	d.goRun("saf", func() error { return d.SAF.Run(ctx, d.Runner.SendAdvice) })
 	d.goRun("maint", func() error { return d.Maint.Run(ctx) })
 	d.goRun("status-report", func() error { return d.reportStatus(ctx) })
+	d.goRun("evidence", func() error { return d.Evidence.Run(ctx, d.Runner.SendAdvice, stan) })
 	if err := d.startWeb(ctx, o.Log); err != nil {
 		// The page is a view of the simulated screen, not the screen
 		// itself: the ATM runs without it.

@@ -16,4 +16,9 @@
 // Input entries (PIN, digits, function keys) carry a generation number;
 // a result from an entry that has since been replaced is dropped, so a
 // late key press never lands on the wrong screen.
+//
+// Two durable queues deliver to the host what must get there however long
+// it takes: reversals through the store-and-forward queue (hostlink/saf),
+// and evidence stills (a delegated withdrawal's helper, the face check)
+// through the evidence queue (evidence.go), one 0620 advice per part.
 package atm

@@ -16,8 +16,11 @@ import (
 
 // request maps a flows request to ISO 8583.
 func request(r flows.Request, cur currency.Currency) (*hostlink.Message, error) {
-	if r.Kind == flows.Activation {
+	switch r.Kind {
+	case flows.Activation:
 		return activationRequest(r)
+	case flows.DelegateCheck:
+		return delegateCheckRequest(r, cur)
 	}
 	m := &hostlink.Message{
 		MTI:      hostlink.MTIFinRequest,
@@ -43,6 +46,9 @@ func request(r flows.Request, cur currency.Currency) (*hostlink.Message, error) 
 		m.Amount = r.Amount
 		var t hostlink.TLV
 		t.Set(hostlink.TagNonce, hex.EncodeToString(r.Nonce))
+		if id := r.Data[hostlink.TagDelegation]; id != "" {
+			t.Set(hostlink.TagDelegation, id) // a delegated withdrawal: field 52 is the delegate code
+		}
 		s, err := t.Encode()
 		if err != nil {
 			return nil, err
@@ -149,13 +155,13 @@ func reply(id string, withdrawal bool, resp *hostlink.Message, err error) flows.
 		switch {
 		case err != nil && resp.ProcCode == hostlink.ProcActivation:
 			r.Err = fmt.Errorf("atm: activation reply: %w", err)
+		case err != nil && resp.ProcCode == hostlink.ProcDelegateCheck:
+			r.Err = fmt.Errorf("atm: delegate check reply: %w", err)
 		case err != nil:
-		case resp.ProcCode == hostlink.ProcActivation:
-			r.Data = make(map[string]string, len(t))
-			for _, e := range t {
-				r.Data[e.Tag] = e.Value
-			}
+		case resp.ProcCode == hostlink.ProcActivation || resp.ProcCode == hostlink.ProcDelegateCheck:
+			r.Data = tlvData(t)
 		default:
+			r.Data = tlvData(t) // a delegated withdrawal's refusal says why (DR)
 			if v, ok := t.Get(hostlink.TagToken); ok {
 				if tok, err := hex.DecodeString(v); err == nil {
 					r.Token = tok

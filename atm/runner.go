@@ -100,6 +100,9 @@ type Options struct {
 	// OnSupervise, when set, is told when supervisor mode begins and
 	// ends (flows.Supervise). It runs in the loop and must not block.
 	OnSupervise func(on bool)
+	// Evidence is where evidence stills go (flows.Capture); nil: none
+	// are taken (journaled as EVIDENCE-FAILED).
+	Evidence *EvidenceQueue
 }
 
 type item struct {
@@ -472,6 +475,8 @@ func (r *Runner) apply(effects []flows.Effect) {
 			if r.o.OnSupervise != nil {
 				r.o.OnSupervise(e.On)
 			}
+		case flows.Capture:
+			r.capture(e)
 		case flows.SessionEnded:
 			// Requests of a finished session are no longer needed for a
 			// reversal; drop them and the card data they hold.
@@ -800,6 +805,7 @@ func (r *Runner) checkHealth() {
 		vital[d.Name] = d.Vital
 	}
 	h.PrinterOK = devs["printer"].State.Usable()
+	h.CameraOK = devs["camera"].State.Usable()
 	r.observeFaults(devs, up)
 	// The service follows the fault catalogue: a vital device down or a
 	// vital fault on any device (a tamper alarm) takes the ATM out of
@@ -846,7 +852,7 @@ func (r *Runner) checkHealth() {
 }
 
 func sameHealth(a, b flows.Health) bool {
-	if a.HostUp != b.HostUp || a.Down != b.Down || a.PrinterOK != b.PrinterOK || len(a.Cassettes) != len(b.Cassettes) {
+	if a.HostUp != b.HostUp || a.Down != b.Down || a.PrinterOK != b.PrinterOK || a.CameraOK != b.CameraOK || len(a.Cassettes) != len(b.Cassettes) {
 		return false
 	}
 	for i := range a.Cassettes {

@@ -13,12 +13,17 @@ type Journey string
 const (
 	CardServices   Journey = "card"       // withdrawal, balance, receipt and the session around them
 	CardActivation Journey = "activation" // flows/activation.go
+	// DelegatedWithdrawal is flows/delegated.go.
+	DelegatedWithdrawal Journey = "delegated"
 )
 
 // journeyOf returns the journey a state is documented with.
 func journeyOf(s State) Journey {
 	if strings.HasPrefix(string(s), "activation-") {
 		return CardActivation
+	}
+	if strings.HasPrefix(string(s), "delegated-") {
+		return DelegatedWithdrawal
 	}
 	return CardServices
 }
@@ -125,5 +130,6 @@ returns, in order, each journal record on disk before the next effect starts.
 ## States
 
 ` + "```mermaid\n" + Diagram(CardServices) + "```\n\n" + Table(CardServices) +
-		"\nCard activation, offered on the PIN screen, is drawn in [activation.md](activation.md).\n"
+		"\nCard activation, offered on the PIN screen, is drawn in [activation.md](activation.md); delegated\n" +
+		"withdrawal in [delegated.md](delegated.md).\n"
 }

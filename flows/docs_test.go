@@ -15,6 +15,7 @@ func TestFlowDoc(t *testing.T) {
 	for path, want := range map[string]string{
 		"../docs/flows/withdrawal.md": FlowDoc(),
 		"../docs/flows/activation.md": ActivationDoc(),
+		"../docs/flows/delegated.md":  DelegatedDoc(),
 	} {
 		if *update {
 			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {

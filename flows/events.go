@@ -17,12 +17,14 @@ type Tick struct{ Now time.Time }
 
 // Health is the runner's view of whether the ATM can serve: host link up,
 // the first vital device that is not usable ("" when all are), the
-// cassettes, and whether receipts can be printed.
+// cassettes, whether receipts can be printed and whether the camera
+// works (delegated withdrawal needs it).
 type Health struct {
 	HostUp    bool
 	Down      string // name of a failed vital device, "" when none
 	Cassettes []dispenser.Cassette
 	PrinterOK bool
+	CameraOK  bool
 }
 
 // CardInserted: a card was inserted and read.

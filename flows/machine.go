@@ -42,6 +42,10 @@ type Config struct {
 	// Activation offers "Activate a new card" on the PIN screen
 	// (flows/activation.go).
 	Activation bool
+	// Delegated offers "Delegated withdrawal" on the PIN screen
+	// (flows/delegated.go); FaceCheck photographs the cardholder at their
+	// own withdrawals for the host's face check.
+	Delegated, FaceCheck bool
 	// Boot tells this run of the machine from every earlier one (the
 	// runner uses the journal sequence number of its STARTUP record), so
 	// session and transaction ids stay unique across restarts.
@@ -107,6 +111,7 @@ type session struct {
 	retract string // why cash is being retracted
 
 	act *act // the card activation in progress, if any
+	del *del // the delegated withdrawal in progress, if any
 }
 
 // Machine is the ATM's flow state machine. It is not safe for concurrent

@@ -355,7 +355,7 @@ func TestDeclinesAndInsufficientFunds(t *testing.T) {
 }
 
 func TestDiagramCoversEveryState(t *testing.T) {
-	dg := Diagram(CardServices) + Diagram(CardActivation)
+	dg := Diagram(CardServices) + Diagram(CardActivation) + Diagram(DelegatedWithdrawal)
 	for s := range states {
 		if !strings.Contains(dg, strings.ReplaceAll(string(s), "-", "_")+" :") {
 			t.Errorf("state %s missing from diagram", s)

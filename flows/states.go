@@ -10,6 +10,7 @@ import (
 	"github.com/atmd/atmd/hal/display"
 	"github.com/atmd/atmd/hal/pinpad"
 	"github.com/atmd/atmd/hal/printer"
+	"github.com/atmd/atmd/hostlink"
 	"github.com/atmd/atmd/internal/mask"
 )
 
@@ -79,7 +80,7 @@ func init() {
 			next: []State{Idle, OutOfService}},
 		PINEntry: {doc: "secure PIN entry (again after a wrong PIN)",
 			enter: enterPINEntry, on: onPINEntry, timeout: askMoreTime,
-			next: []State{MainMenu, Authorizing, Ending, MoreTime, Notice, ActHost}},
+			next: []State{MainMenu, Authorizing, Ending, MoreTime, Notice, ActHost, DelCode}},
 		MainMenu: {doc: "choose a service",
 			enter: enterMainMenu, on: onMainMenu, timeout: askMoreTime,
 			next: []State{AmountMenu, Authorizing, Ending, MoreTime}},
@@ -134,7 +135,8 @@ func init() {
 		MoreTime: {doc: "do you need more time?",
 			enter: enterMoreTime, on: onMoreTime, timeout: noMoreTime,
 			next: []State{PINEntry, MainMenu, AmountMenu, OtherAmount, AmountError, ReceiptChoice, ShowBalance, Refused, Ending,
-				ActChoice, ActMobile, ActBirth, ActCode, ActDefaultPIN, ActNewPIN, ActNewPIN2, ActDone}},
+				ActChoice, ActMobile, ActBirth, ActCode, ActDefaultPIN, ActNewPIN, ActNewPIN2, ActDone,
+				DelCode, DelAmount, DelOther}},
 		Goodbye: {doc: "thank you",
 			enter: enterGoodbye, timeout: endSession,
 			next: []State{Idle, OutOfService}},
@@ -145,6 +147,9 @@ func init() {
 			next: []State{Idle, OutOfService}},
 	}
 	for k, v := range activationStates() {
+		states[k] = v
+	}
+	for k, v := range delegatedStates() {
 		states[k] = v
 	}
 }
@@ -355,9 +360,9 @@ func enterPINEntry(m *Machine) {
 	}
 	sc.Input = &display.Input{Kind: display.Secret, Label: say("lbl-pin", s.lang)}
 	var terms []pinpad.Key
-	if m.activationOffered() {
-		sc.Menu = []display.MenuItem{item("F4", "activate", s.lang)}
-		terms = []pinpad.Key{pinpad.F4}
+	sc.Menu = m.pinScreenOffers()
+	for _, it := range sc.Menu {
+		terms = append(terms, pinpad.Key(it.Key))
 	}
 	m.show(sc)
 	m.emit(Entry{Mode: EntryPIN, MinLen: 4, MaxLen: 12, PAN: s.card.PAN, Terminators: terms})
@@ -378,6 +383,9 @@ func onPINEntry(m *Machine, ev Event) {
 	case KeyPressed:
 		if e.Key == pinpad.F4 && m.activationOffered() {
 			m.startActivation()
+		}
+		if e.Key == pinpad.F5 && m.delegatedOffered() {
+			m.startDelegated()
 		}
 	case EntryCancelled:
 		m.journal("CANCELLED", "at", string(PINEntry))
@@ -564,6 +572,9 @@ func (m *Machine) send() {
 	if s.kind == Withdrawal {
 		req.Amount, req.Nonce = s.amount, s.nonce
 	}
+	if s.del != nil {
+		req.Data = map[string]string{hostlink.TagDelegation: s.del.id}
+	}
 	m.journal("TXN-REQUEST", "txn", s.txn, "kind", string(s.kind), "amount", strconv.FormatInt(req.Amount, 10),
 		"pan", mask.PAN(s.card.PAN))
 	m.emit(SendHost{Req: req})
@@ -593,6 +604,10 @@ func onAuthorizing(m *Machine, ev Event) {
 
 func (m *Machine) onReply(r Reply) {
 	s := m.sess
+	if s.del != nil {
+		m.delReply(r)
+		return
+	}
 	if r.Reverse {
 		m.reverse("unusable-approval", 0)
 	}
@@ -723,6 +738,7 @@ func enterTakeCash(m *Machine) {
 	}
 	m.show(screen(id, s.lang, display.Success, "amount", m.fmtAmount(amt)))
 	m.timer(m.cfg.Timeouts.TakeCash)
+	m.captureEvidence()
 }
 
 func onTakeCash(m *Machine, ev Event) {
@@ -788,13 +804,17 @@ func (m *Machine) receiptLines() []string {
 		"CARD " + mask.Last4(s.card.PAN),
 	}
 	if s.kind == Withdrawal {
-		lines = append(lines, say("rcpt-withdrawal", s.lang),
+		label := "rcpt-withdrawal"
+		if s.del != nil {
+			label = "rcpt-delegated"
+		}
+		lines = append(lines, say(label, s.lang),
 			"AMOUNT "+m.fmtAmount(dispenser.MixAmount(s.dispensed.Dispensed, m.health.Cassettes)))
 	} else {
 		lines = append(lines, say("rcpt-balance", s.lang))
 	}
 	lines = append(lines, "STAN "+s.reply.STAN, "AUTH "+s.reply.AuthCode)
-	if s.reply.HasBal {
+	if s.reply.HasBal && s.del == nil {
 		lines = append(lines, "AVAILABLE "+m.fmtAmount(s.reply.Available), "LEDGER "+m.fmtAmount(s.reply.Ledger))
 	}
 	return lines

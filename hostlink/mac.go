@@ -35,14 +35,16 @@ type MACer interface {
 
 // NeedsMAC reports whether messages of type mti carry a MAC in field 128
 // when MACs are on: the financial and reversal messages 0200, 0210,
-// 0420, 0421 and 0430, and the authorisation messages 0100 and 0110.
+// 0420, 0421 and 0430, the authorisation messages 0100 and 0110, and the
+// evidence advice 0620 and its response 0630.
 // Network management (0800, 0810) is never MAC'd: keys are exchanged
 // there.
 func NeedsMAC(mti string) bool {
 	switch mti {
 	case MTIAuthRequest, MTIAuthResponse,
 		MTIFinRequest, MTIFinResponse,
-		MTIReversal, MTIReversalRepeat, MTIReversalResponse:
+		MTIReversal, MTIReversalRepeat, MTIReversalResponse,
+		MTIAdminAdvice, MTIAdminAdviceResponse:
 		return true
 	}
 	return false

@@ -31,6 +31,11 @@ commands:
   inbox                  list the pushes received
   wait                   wait for a new push (or with --sms, a new SMS to --phone)
   code                   print the latest verification code (push; --sms: SMS to --phone)
+  delegate create        create a delegate code for a helper: --amount N (cap, major units),
+                         --expires D (e.g. 2h; default the bank's), --card LAST4 (default: your
+                         only active card); prints the code, shown this once
+  delegate list          list your delegate codes and their states
+  delegate cancel ID     cancel a live delegate code
 
 flags:
   --api URL        mobile API (default $ATMD_MOBILE_API, then http://127.0.0.1:5801)
@@ -43,6 +48,9 @@ flags:
   --timeout D      wait: give up after D (default 60s)
   --json           print JSON
   --config FILE    scan: the atmd whose screen to scan (default configs/sim.yaml)
+  --amount N       delegate create: the cap, in major units (3000 is NT$3,000)
+  --expires D      delegate create: how long the code lives
+  --card LAST4     delegate create: the card, by its last four digits
 `
 
 func cmdPhone(args []string, stdout, stderr io.Writer) error {
@@ -66,11 +74,28 @@ func cmdPhone(args []string, stdout, stderr io.Writer) error {
 	timeout := fs.Duration("timeout", 60*time.Second, "")
 	asJSON := fs.Bool("json", false, "")
 	cfgPath := fs.String("config", defaultConfig(), "")
-	if err := parse(fs, args); err != nil {
-		return err
+	amount := fs.Int64("amount", 0, "")
+	expires := fs.String("expires", "", "")
+	cardLast4 := fs.String("card", "", "")
+	// Flags may come before, between or after the arguments.
+	var pos []string
+	for rest := args; ; {
+		if err := parse(fs, rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
-	pos := fs.Args()
 	want := map[string]int{"login": 0, "devices": 0, "bind": 1, "intent": 1, "scan": 1, "inbox": 0, "wait": 0, "code": 0}
+	if sub == "delegate" {
+		n, err := delegateArgs(pos, *amount)
+		if err != nil {
+			return err
+		}
+		want[sub] = n
+	}
 	n, ok := want[sub]
 	if !ok {
 		return usageError{fmt.Errorf("unknown command %q (see atmd phone help)", sub)}
@@ -166,6 +191,8 @@ func cmdPhone(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return out(map[string]string{"code": code}, code)
+	case "delegate":
+		return phoneDelegate(ctx, p, pos, *amount, *expires, *cardLast4, out)
 	case "wait":
 		wctx, cancel := context.WithTimeout(ctx, *timeout)
 		defer cancel()

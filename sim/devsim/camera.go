@@ -14,6 +14,7 @@ import (
 	"github.com/atmd/atmd/hal"
 	"github.com/atmd/atmd/hal/camera"
 	"github.com/atmd/atmd/internal/clock"
+	"github.com/atmd/atmd/sim/face"
 )
 
 // CameraOptions configure the camera simulator.
@@ -34,7 +35,10 @@ var DefaultCameraOptions = CameraOptions{Width: 320, Height: 240, Clock: clock.R
 // grey gradient with a bright oval where a face would be, and along the
 // top a strip of 32 black-or-white blocks that spell the capture number
 // (most significant bit first, black for 1), so a test can tell which
-// capture it is looking at. The only fault is CAM-OFFLINE.
+// capture it is looking at. The face shows the person SetSubject names
+// (sim/face: a pattern the reference host can compare with a customer's
+// enrolled face); nobody by default, a blank face. The only fault is
+// CAM-OFFLINE.
 type Camera struct {
 	status
 	opts CameraOptions
@@ -42,6 +46,7 @@ type Camera struct {
 	mu       sync.Mutex
 	captures int
 	offline  bool
+	subject  string
 }
 
 var (
@@ -68,6 +73,14 @@ func (c *Camera) Captures() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.captures
+}
+
+// SetSubject puts the person called name in front of the camera ("":
+// nobody in particular, a blank face).
+func (c *Camera) SetSubject(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.subject = name
 }
 
 // Inject puts the camera into CAM-OFFLINE.
@@ -109,10 +122,10 @@ func (c *Camera) Capture(ctx context.Context) (camera.Image, error) {
 		return camera.Image{}, &hal.Fault{Device: "camera", Code: "CAM-OFFLINE", Msg: "no answer from the camera", Recoverable: true, Err: hal.ErrOffline}
 	}
 	c.captures++
-	n := c.captures
+	n, who := c.captures, c.subject
 	c.mu.Unlock()
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, c.render(uint32(n))); err != nil {
+	if err := png.Encode(&buf, c.render(uint32(n), who)); err != nil {
 		return camera.Image{}, fmt.Errorf("devsim: camera: encode: %w", err)
 	}
 	taken := c.opts.Clock.Now()
@@ -120,8 +133,8 @@ func (c *Camera) Capture(ctx context.Context) (camera.Image, error) {
 	return camera.Image{Format: "image/png", Data: buf.Bytes(), Taken: taken}, nil
 }
 
-// render draws still number n.
-func (c *Camera) render(n uint32) image.Image {
+// render draws still number n, showing who.
+func (c *Camera) render(n uint32, who string) image.Image {
 	w, h := c.opts.Width, c.opts.Height
 	img := image.NewGray(image.Rect(0, 0, w, h))
 	for y := range h {
@@ -138,6 +151,9 @@ func (c *Camera) render(n uint32) image.Image {
 				img.SetGray(x, y, color.Gray{Y: 200})
 			}
 		}
+	}
+	if who != "" {
+		face.Draw(img, who)
 	}
 	// The capture number, in the top rows.
 	bw, bh := w/32, h/16

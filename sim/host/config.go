@@ -10,6 +10,7 @@ import (
 	"github.com/atmd/atmd/hostlink/keyexchange"
 	"github.com/atmd/atmd/internal/keymat"
 	"github.com/atmd/atmd/internal/strictyaml"
+	"github.com/atmd/atmd/sim/host/delegate"
 	"github.com/atmd/atmd/sim/host/hsm"
 	"github.com/atmd/atmd/sim/host/mobile"
 )
@@ -43,6 +44,9 @@ type Config struct {
 	// absent means its defaults, with the HTTP API not served by
 	// atmd host (ServeMobile can still serve it).
 	Mobile *mobile.Config `yaml:"mobile"`
+	// Delegate sets the bank's limits on delegate codes (delegated
+	// withdrawal; sim/host/delegate); absent means its defaults.
+	Delegate *delegate.Config `yaml:"delegate"`
 }
 
 // Terminal is one ATM the host serves.
@@ -141,6 +145,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Mobile != nil {
 		if err := c.Mobile.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+		}
+	}
+	if c.Delegate != nil {
+		if err := c.Delegate.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
 		}
 	}

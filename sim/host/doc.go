@@ -71,7 +71,7 @@
 // # Messages
 //
 //   - 0100 → 0110, processing code 930000: card activation (below);
-//     another code gets 12.
+//     940000: the check of a delegate code (below); another code gets 12.
 //   - 0800 → 0810: 001 sign-on and 002 sign-off record the terminal's
 //     state, 301 echo answers, 101 exchanges keys (above); another code
 //     gets 12.
@@ -155,6 +155,34 @@
 // the push or SMS to the customer's phone (mobile Notify.DefaultPIN),
 // read from the seed at that moment.
 //
+// # Delegated withdrawal
+//
+// A cardholder creates delegate codes in the app (mobile /v1/delegates,
+// on the delegate.Book Open makes; the host config's delegate section
+// sets digits, max_tries, max_amount and max_expiry). The codes live in
+// the database as HMACs under a key derived from the LMK (hsm.CodeMAC),
+// bound to their card (delegated.go, docs/hostlink.md section 6e):
+//
+//   - 0100, processing code 940000, field 52 the code as a PIN block:
+//     00 with the code's id (DG), cap (DC) and expiry (DX); 55 DR=wrong
+//     (counted against every live code of the card; DL tries left); 75
+//     DR=locked; 05 DR=used, expired or cancelled. Nothing is spent. Card
+//     refusals as for a 0200.
+//   - A 0200 withdrawal with field 48 DG is delegated: field 52 is the
+//     code, checked as above instead of a PIN (DR=mismatch when it is not
+//     the code DG names), then the cap (61 DR=over-cap), balance and
+//     daily limit. The approval spends the code in the same store update
+//     as its ledger entry, so of two withdrawals racing with one code
+//     exactly one commits, and carries no field 54.
+//   - The cardholder is told at once, by push or else SMS
+//     (mobile Notify.Owner): an alert for a wrong or dead code, a notice
+//     for a withdrawal made with a code. No message carries a code.
+//   - 0620 → 0630: an evidence still in parts (evidence.go), field 90
+//     naming the 0200, stored whole with its ledger entry (Evidence); a
+//     cardholder's own still (face check) is compared with the face the
+//     seed enrolls for the customer (sim/face, the simulator's rule) and a
+//     mismatch alerts the cardholder.
+//
 // # Late and out-of-order messages
 //
 // A reversal whose original the host has not seen (the 0200 was delayed,
@@ -190,8 +218,8 @@
 // database holds working keys encrypted under the LMK, and config keys
 // print their check value or "***", never their bytes (internal/keymat).
 // Clear PINs exist only inside hsm.VerifyPIN, and for card activation
-// the digits of a verification code or new PIN between hsm.OpenPINBlock
-// and the check that wipes them; the database holds PIN verification
+// and delegate codes the digits of a code or new PIN between
+// hsm.OpenPINBlock and the check that wipes them; the database holds PIN verification
 // values, and the ledger names cards by id, not PAN. Logs carry masked
 // PANs (internal/mask), card ids, steps, response codes, reasons and key
 // check values, and never PIN blocks, PINs, codes, QR payloads, keyed

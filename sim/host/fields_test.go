@@ -79,6 +79,7 @@ func FuzzCheck(f *testing.F) {
 	f.Add("010000", "4761730000001019", "0314013000", "000001", "ATM00001", "901", "NC00401ab", []byte("12345678"))
 	f.Add("310000", "4761730000001019", "0314013000", "000001", "ATM00001", "", "", []byte("12345678"))
 	f.Add("01", "", "", "", "", "999", "NC9", []byte{})
+	f.Add("010000", "4761730000001019", "0314013000", "000001", "ATM00001", "901", "NC00401abDG011D0123456789A", []byte("12345678"))
 	f.Fuzz(func(t *testing.T, proc, pan, tt, stan, tid, cur, f48 string, pin []byte) {
 		m := &hostlink.Message{MTI: hostlink.MTIFinRequest, ProcCode: proc, PAN: pan, TransmitTime: tt, STAN: stan,
 			TerminalID: tid, Currency: cur, Private: f48, PINBlock: pin}
@@ -95,6 +96,9 @@ func FuzzCheck(f *testing.F) {
 		}
 		if r.kind == store.KindWithdrawal && (len(r.nonce) == 0 || r.currency.Alpha == "") {
 			t.Fatalf("accepted a withdrawal without nonce or currency")
+		}
+		if r.delegation != "" && (r.kind != store.KindWithdrawal || !validDelegationID(r.delegation)) {
+			t.Fatalf("accepted delegation %q", r.delegation)
 		}
 	})
 }

@@ -38,6 +38,8 @@ func (h *Host) Handle(ctx context.Context, req *hostlink.Message) *hostlink.Mess
 		resp = h.reversal(ctx, log, req)
 	case hostlink.MTIAuthRequest:
 		resp = h.authorisation(ctx, log, req)
+	case hostlink.MTIAdminAdvice:
+		resp = h.evidence(ctx, log, req)
 	default:
 		mti := hostlink.ResponseMTI(req.MTI)
 		if mti == "" {
@@ -74,6 +76,8 @@ func (h *Host) authorisation(ctx context.Context, log zerolog.Logger, req *hostl
 	switch {
 	case req.ProcCode == hostlink.ProcActivation:
 		return h.activation(ctx, log, req)
+	case req.ProcCode == hostlink.ProcDelegateCheck:
+		return h.delegateCheck(ctx, log, req)
 	case len(req.ProcCode) != 6 || !isDigits(req.ProcCode):
 		log.Warn().Err(fmt.Errorf("%w: field 3", errFormat)).Msg("request refused")
 		resp := echo(req, hostlink.MTIAuthResponse)
@@ -222,6 +226,10 @@ type request struct {
 	kind     store.Kind
 	currency currency.Currency // of field 49; zero if absent (balance inquiry)
 	nonce    []byte            // dispenser nonce, withdrawals only
+	// delegation is field 48 DG: a delegated withdrawal with that
+	// delegate code (delegated.go); del is what was decided about it.
+	delegation string
+	del        *delDecision
 }
 
 func (r *request) key() store.Key {
@@ -273,6 +281,12 @@ func check(req *hostlink.Message) (*request, string, error) {
 		nc, _ := tlv.Get(hostlink.TagNonce)
 		if r.nonce, err = hex.DecodeString(nc); err != nil || len(r.nonce) == 0 {
 			return bad("48 " + hostlink.TagNonce)
+		}
+		if dg, ok := tlv.Get(hostlink.TagDelegation); ok {
+			if !validDelegationID(dg) {
+				return bad("48 " + hostlink.TagDelegation)
+			}
+			r.delegation = dg
 		}
 	}
 	return r, "", nil
@@ -340,6 +354,13 @@ func (h *Host) financial(ctx context.Context, log zerolog.Logger, m *hostlink.Me
 	if err := h.answer(resp, req, e); err != nil {
 		log.Error().Err(err).Msg("building the response")
 		resp.RespCode = hostlink.RCSystemError
+	}
+	if req.delegation != "" {
+		if err := delegatedReply(resp, req); err != nil {
+			log.Error().Err(err).Msg("building the response")
+			resp.RespCode = hostlink.RCSystemError
+		}
+		h.afterDelegated(ctx, log, req)
 	}
 	return resp
 }
@@ -421,6 +442,9 @@ func (h *Host) authorise(ctx context.Context, log zerolog.Logger, tx *store.Tx, 
 		return decline(hostlink.RCNotPermitted, "card not activated")
 	case card.Status != seed.StatusActive:
 		return decline(hostlink.RCRestrictedCard, "card in unknown state")
+	}
+	if req.delegation != "" {
+		return h.authoriseDelegated(ctx, log, tx, req, wk, e, card, acct)
 	}
 	if rc, why, err := h.verifyPIN(ctx, tx, wk, card, req.PINBlock); err != nil {
 		return store.Entry{}, err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/atmd/atmd/hostlink"
 	"github.com/atmd/atmd/internal/clock"
+	"github.com/atmd/atmd/sim/host/delegate"
 	"github.com/atmd/atmd/sim/host/hsm"
 	"github.com/atmd/atmd/sim/host/mobile"
 	"github.com/atmd/atmd/sim/host/notify"
@@ -60,6 +61,8 @@ type Host struct {
 	db     *store.Store    // nil until Open
 	mobile *mobile.Service // made by Open on db
 	acts   *activations    // made by Open: the card activation dialogues, in memory
+	// delegates is the book of delegate codes, made by Open (delegated.go).
+	delegates *delegate.Book
 
 	// keys caches each terminal's stored working keys (still under the
 	// LMK: nothing clear) so that checking and signing MACs does not read
@@ -193,12 +196,22 @@ func (h *Host) Open(ctx context.Context) error {
 		}
 		mopts = append(mopts, mobile.WithApp(webapp.Handler(webapp.Options{Demo: demo})))
 	}
+	var dc delegate.Config
+	if h.cfg.Delegate != nil {
+		dc = *h.cfg.Delegate
+	}
+	book, err := delegate.New(db, dc, h.hsm.CodeMAC, h.clock, h.log)
+	if err != nil {
+		_ = db.Close()
+		return fmt.Errorf("host: %w", err)
+	}
+	mopts = append(mopts, mobile.WithDelegates(book))
 	ms, err := mobile.New(db, mc, mopts...)
 	if err != nil {
 		_ = db.Close()
 		return fmt.Errorf("host: %w", err)
 	}
-	h.db, h.mobile = db, ms
+	h.db, h.mobile, h.delegates = db, ms, book
 	h.acts = newActivations(h.cfg.ActivationTTL, ms.Config())
 	h.forgetKeys()
 	return nil
@@ -262,7 +275,7 @@ func (h *Host) Close() error {
 		return nil
 	}
 	err := h.db.Close()
-	h.db, h.mobile, h.acts = nil, nil, nil
+	h.db, h.mobile, h.acts, h.delegates = nil, nil, nil, nil
 	h.forgetKeys()
 	if err != nil {
 		return fmt.Errorf("host: %w", err)

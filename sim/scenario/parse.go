@@ -74,10 +74,19 @@ var grammar = map[string]struct {
 	"phone activate":     {1, 1, "phone activate CARD-ID"},
 	"phone scan":         {0, 3, "phone scan [again] [refused ERROR-CODE]"},
 	"phone read":         {2, 2, "phone read push|sms code|default-pin"},
+	// Delegated withdrawal (delegated.go).
+	"phone delegate":  {1, 5, "phone delegate create CARD-ID AMOUNT [expires DURATION] | phone delegate cancel"},
+	"expect delegate": {1, 1, "expect delegate live|used|cancelled|locked|expired"},
+	"expect alert":    {0, 2, `expect alert [contains "TEXT"]`},
+	"expect no alert": {0, 0, "expect no alert"},
+	"expect camera":   {1, 1, "expect camera STILLS"},
+	"expect evidence": {1, 2, "expect evidence delegate-face|owner-face [match|mismatch] | expect evidence none"},
+	"camera sees":     {1, 1, "camera sees PERSON|nobody"},
+	"host drop":       {1, 1, "host drop reply"},
 }
 
 // twoWord verbs take their second word from the line.
-var twoWord = map[string]bool{"insert": true, "take": true, "host": true, "expect": true, "phone": true}
+var twoWord = map[string]bool{"insert": true, "take": true, "host": true, "expect": true, "phone": true, "camera": true}
 
 // Parse parses a scenario file's text. Every line is checked before
 // anything runs, so a bad file fails without starting an ATM.
@@ -236,6 +245,8 @@ func check(verb string, args []string) error {
 		if _, err := parseAmount(args[1]); err != nil {
 			return err
 		}
+	case "phone delegate", "expect delegate", "expect alert", "expect camera", "expect evidence", "host drop":
+		return checkDelegated(verb, args)
 	}
 	return nil
 }

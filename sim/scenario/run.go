@@ -85,6 +85,7 @@ type Driver struct {
 	scrCursor int
 	mobileAPI string  // base URL of the host's mobile API, for the phone
 	phone     handset // the customer's phone
+	del       delegatedRun
 }
 
 type run = Driver
@@ -241,7 +242,7 @@ func (r *run) serveHost(ctx context.Context, ln net.Listener) {
 	hctx, stop := context.WithCancel(ctx)
 	r.hostStop = stop
 	r.hostDone = make(chan error, 1)
-	go func() { r.hostDone <- r.h.Serve(hctx, ln) }()
+	go func() { r.hostDone <- r.serveTerminals(hctx, ln) }()
 }
 
 func (r *run) stopHost() {
@@ -348,6 +349,8 @@ func (r *run) step(ctx context.Context, st Step) error {
 		return r.wait(ctx, d)
 	case "phone login", "phone logout", "phone use", "phone bind", "phone activate", "phone scan", "phone read":
 		return r.phoneStep(ctx, st)
+	case "phone delegate", "expect delegate", "expect alert", "expect no alert", "expect camera", "expect evidence", "camera sees", "host drop":
+		return r.delegatedStep(ctx, st)
 	case "host stop", "host start", "expect balance", "expect card-status":
 		if r.h == nil {
 			return fmt.Errorf("%s: the host is not run by this driver", st.Verb)
@@ -509,6 +512,7 @@ func (r *run) wait(ctx context.Context, d time.Duration) error {
 		if err := r.linkIdle(ctx); err != nil {
 			return err
 		}
+		r.del.timedOut(r.d.Link)
 		s := min(d, time.Second)
 		r.clk.Advance(s)
 		d -= s
@@ -523,7 +527,7 @@ func (r *run) wait(ctx context.Context, d time.Duration) error {
 // host awaits its answer (a stopped host never answers: then it returns
 // at once).
 func (r *run) linkIdle(ctx context.Context) error {
-	if r.d.Link == nil || r.hostStop == nil {
+	if r.d.Link == nil || r.hostStop == nil || r.del.replyLost() {
 		return nil
 	}
 	// Let a request the last step started reach the link first.

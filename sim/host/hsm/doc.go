@@ -49,4 +49,11 @@
 // and wipe them; they are never logged or stored (only the new PIN's PVV
 // is). No method returns a clear key or a stored PIN's digits; errors name
 // terminals and roles, never key bytes or digits.
+//
+// CodeMAC keys the stored form of long-lived one-time codes (delegate
+// codes, which last days and so live in the database): HMAC-SHA256 under
+// a key derived from the LMK (HMAC-SHA256(LMK, "atmd-host-code-mac-v1")),
+// over the code's purpose, id, card and digits. The database keeps only
+// that MAC; checking a code keyed at an ATM opens its PIN block
+// (OpenPINBlock), MACs the digits, compares and wipes them.
 package hsm

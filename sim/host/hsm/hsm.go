@@ -54,6 +54,7 @@ type HSM struct {
 	lmk      cipher.AEAD
 	lmkCheck []byte
 	tmks     map[string][]byte
+	codeKey  []byte // keys the MACs of stored one-time codes (codes.go)
 }
 
 // New checks the keys and returns an HSM holding copies of them.
@@ -78,7 +79,8 @@ func New(k Keys) (*HSM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: LMK: %w", ErrKey, err)
 	}
-	h := &HSM{pvk: bytes.Clone(k.PVK), lmk: aead, lmkCheck: check, tmks: make(map[string][]byte, len(k.TMKs))}
+	h := &HSM{pvk: bytes.Clone(k.PVK), lmk: aead, lmkCheck: check, tmks: make(map[string][]byte, len(k.TMKs)),
+		codeKey: deriveCodeKey(k.LMK)}
 	for id, tmk := range k.TMKs {
 		if id == "" {
 			return nil, fmt.Errorf("%w: TMK for an empty terminal id", ErrKey)

@@ -8,8 +8,10 @@
 //     every endpoint with an example in docs/mobile-api.md): login with
 //     a bearer token, device binding, the app's "activate my card"
 //     choice, submitting a scanned QR payload, the push inbox (list and
-//     server-sent events) and, only when Config.Simulator is set, the
-//     SMS outbox for the phone simulator.
+//     server-sent events), delegate codes for delegated withdrawal
+//     (create, list, cancel; with WithDelegates, delegate.go) and, only
+//     when Config.Simulator is set, the SMS outbox for the phone
+//     simulator.
 //   - A Go API for the ATM-side flows, called by the host while it
 //     answers the ATM: Activation.AppReady / Check ("is the cardholder
 //     in the app, did they choose activation, is the phone bound?"),

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/atmd/atmd/internal/clock"
+	"github.com/atmd/atmd/sim/host/delegate"
 	"github.com/atmd/atmd/sim/host/notify"
 	"github.com/atmd/atmd/sim/host/otp"
 	"github.com/atmd/atmd/sim/host/seed"
@@ -133,6 +134,9 @@ type Service struct {
 	pins     PINSource
 	app      http.Handler // the banking-app page under /app/, or nil
 	iter     int          // password hash iterations for dummy checks
+	// delegates is the host's book of delegate codes (delegate.go);
+	// nil: the /v1/delegates endpoints are not served.
+	delegates *delegate.Book
 
 	mu       sync.Mutex
 	sessions map[[32]byte]*session // by SHA-256 of the token

@@ -38,6 +38,10 @@ type Customer struct {
 	Accounts  []Account `yaml:"accounts"`
 	Cards     []Card    `yaml:"cards"`
 	App       *App      `yaml:"app"` // the customer's mobile-banking login; nil: not an app user
+	// Face is the customer's enrolled face for the face check on their
+	// own withdrawals; in the simulator, the name of the person the
+	// simulated camera shows (sim/face). "": none enrolled.
+	Face string `yaml:"face"`
 }
 
 // App is a customer's mobile-banking app login.
@@ -198,6 +202,9 @@ func (s *Seed) Validate() error {
 			if a.Device != "" && !ValidLogin(a.Device) {
 				bad(where+".app", "device %q must be 3–32 of a–z, 0–9, '.', '-', '_'", a.Device)
 			}
+		}
+		if cu.Face != "" && !ValidLogin(cu.Face) {
+			bad(where, "face %q must be 3–32 of a–z, 0–9, '.', '-', '_'", cu.Face)
 		}
 		own := map[string]bool{}
 		for j, a := range cu.Accounts {

@@ -240,6 +240,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := applyDelegateSchema(ctx, s.db); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -280,6 +284,9 @@ func Create(ctx context.Context, path string, sd *seed.Seed, pvv PVVFunc, lmkChe
 		}
 		if _, err := tx.tx.ExecContext(ctx, appSchema); err != nil {
 			return fmt.Errorf("store: app schema: %w", err)
+		}
+		if _, err := tx.tx.ExecContext(ctx, delegateSchema); err != nil {
+			return fmt.Errorf("store: delegate schema: %w", err)
 		}
 		if err := tx.seedApp(ctx, sd, co, time.Now()); err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/atmd/atmd/hal"
+	"github.com/atmd/atmd/sim/face"
 )
 
 // Fault codes Inject takes.
@@ -74,7 +75,8 @@ var DefaultOptions = Options{Width: 640, Height: 480, Format: "image/jpeg", Qual
 // generated still at Options.Path. Each still is a grey test pattern — a
 // gradient with a bright oval where a face would be and, along the top,
 // 32 black-or-white blocks spelling the capture number (most significant
-// bit first, black for 1). Use New.
+// bit first, black for 1). The face shows the person SetSubject names
+// (sim/face). Use New.
 type Camera struct {
 	opts Options
 
@@ -84,9 +86,18 @@ type Camera struct {
 	arrived  chan struct{} // closed and replaced when a request arrives
 	captures int
 	requests int
+	subject  string
 }
 
 var _ http.Handler = (*Camera)(nil)
+
+// SetSubject puts the person called name in front of the camera ("":
+// nobody in particular, a blank face).
+func (c *Camera) SetSubject(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.subject = name
+}
 
 // New returns a camera answering with stills.
 func New(opts Options) (*Camera, error) {
@@ -306,6 +317,12 @@ func (c *Camera) render(w, h int, n uint32) ([]byte, error) {
 				img.SetGray(x, y, color.Gray{Y: 200})
 			}
 		}
+	}
+	c.mu.Lock()
+	who := c.subject
+	c.mu.Unlock()
+	if who != "" && w >= 32 && h >= 24 {
+		face.Draw(img, who)
 	}
 	if w >= 32 && h >= 16 {
 		bw, bh := w/32, h/16
